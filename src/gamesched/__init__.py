@@ -1,0 +1,3 @@
+"""gamesched: a self-hosted Discord game-night scheduler."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from gamesched.cli import main
+
+raise SystemExit(main())

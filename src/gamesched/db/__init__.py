@@ -1,0 +1,1 @@
+"""Data access: tables, migrations and the named queries the processes share."""

@@ -1,0 +1,55 @@
+"""The CLI as a user runs it: a real subprocess, real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from gamesched.db import engine as db_engine
+from tests.conftest import SERVER_URL, database_url
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "gamesched", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_migrate_creates_database_and_is_idempotent():
+    name = f"gst_cli_{uuid.uuid4().hex[:8]}"
+    try:
+        for _ in range(2):
+            result = run_cli("migrate", DATABASE_URL=database_url(name))
+            assert result.returncode == 0, result.stderr
+        with db_engine.connect(database_url(name)) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+    finally:
+        db_engine.drop_database(SERVER_URL, name)
+
+
+def test_unreachable_database_is_one_line_with_masked_password():
+    start = time.monotonic()
+    result = run_cli("migrate", DATABASE_URL="postgresql://u:hunter2@127.0.0.1:1/x")
+    assert time.monotonic() - start < 15
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot connect to PostgreSQL" in lines[0]
+    assert "hunter2" not in result.stderr and "***" in lines[0]
+
+
+def test_bad_variable_is_one_line():
+    result = run_cli("migrate", SCHEDULER_BATCH_SIZE="-3")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "SCHEDULER_BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from gamesched import errors
+from gamesched.settings import Settings, load_settings, mask_url
+
+
+def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
+    for var in (
+        "DATABASE_URL",
+        "RABBITMQ_URL",
+        "GAMESCHED_EXCHANGE",
+        "METRICS_PORT",
+        "DISCORD_TOKEN",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "API_PORT",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings()
+    assert s.database_url == "postgresql://localhost/gamesched"
+    assert s.rabbitmq_url == "amqp://guest:guest@localhost:5672/"
+    assert s.gamesched_exchange == "gamesched"
+    assert s.discord_token is None
+    assert s.discord_api_base == "https://discord.com/api/v10"
+    assert (s.api_host, s.api_port) == ("127.0.0.1", 8000)
+    assert s.scheduler_max_wait_seconds == 300
+    assert s.scheduler_batch_size == 500
+    assert s.metrics_port_for("scheduler") == 9101
+    assert s.metrics_port_for("bot") == 9102
+    assert (s.log_level, s.log_format) == ("INFO", "text")
+    assert s.sqlalchemy_url == "postgresql+psycopg://localhost/gamesched"
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GAMESCHED_EXCHANGE", "x.y")
+    monkeypatch.setenv("METRICS_PORT", "9200")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    s = load_settings()
+    assert s.gamesched_exchange == "x.y"
+    assert s.metrics_port_for("bot") == 9200
+    assert (s.log_level, s.log_format) == ("DEBUG", "json")
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: must be a postgresql:// URL"),
+        ("DATABASE_URL", "postgresql://host", "DATABASE_URL: must name a database"),
+        ("RABBITMQ_URL", "http://x", "RABBITMQ_URL: must be an amqp://"),
+        ("API_PORT", "70000", "API_PORT"),
+        ("SCHEDULER_BATCH_SIZE", "0", "SCHEDULER_BATCH_SIZE"),
+        ("SCHEDULER_MAX_WAIT_SECONDS", "soon", "SCHEDULER_MAX_WAIT_SECONDS"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("GAMESCHED_EXCHANGE", "amq.topic", "GAMESCHED_EXCHANGE"),
+        ("DISCORD_PUBLIC_KEY", "abc", "DISCORD_PUBLIC_KEY: must be 64 hexadecimal"),
+    ],
+)
+def test_bad_variable_is_named(monkeypatch: pytest.MonkeyPatch, var: str, value: str, message: str):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(errors.ConfigError) as info:
+        load_settings()
+    assert message in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_mask_url_hides_passwords():
+    assert mask_url("amqp://guest:secret@host:5672/") == "amqp://guest:***@host:5672/"
+    assert mask_url("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
+    assert mask_url("postgresql://h/db") == "postgresql://h/db"
