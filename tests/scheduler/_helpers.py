@@ -229,3 +229,65 @@ class DaemonProcess:
         self.kill()
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+async def flush(consumer: Consumer, settings: Settings) -> None:
+    """Publish a sentinel and wait for it: a queue is FIFO, so everything published before it
+    has then arrived too."""
+    conn = await aio_pika.connect(settings.rabbitmq_url)
+    async with conn:
+        channel = await conn.channel()
+        ex = await channel.get_exchange(settings.gamesched_exchange)
+        before = len(consumer.messages)
+        await ex.publish(aio_pika.Message(b"{}", message_id="sentinel"), "game.sentinel")
+    await wait_until(lambda: "sentinel" in consumer.ids()[before:], 10, "sentinel")
+    consumer.messages = [m for m in consumer.messages if m.message_id != "sentinel"]
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and refuses new
+    ones until ``restore()``."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def close(self) -> None:
+        await self.cut()

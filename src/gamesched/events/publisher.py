@@ -66,8 +66,14 @@ class Publisher:
 
     @property
     def connected(self) -> bool:
-        conn = self._connection
-        return conn is not None and not conn.is_closed and self._raw is not None
+        conn, raw = self._connection, self._raw
+        return (
+            conn is not None
+            and not conn.is_closed
+            and raw is not None
+            and not raw.is_closed
+            and not raw.connection.is_closed
+        )
 
     async def connect(self, connect_timeout: float = 10.0) -> None:
         try:
