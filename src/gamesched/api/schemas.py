@@ -319,6 +319,7 @@ def _error(description: str) -> dict[str, object]:
 
 #: The error answers every authenticated route may give.
 API_ERRORS: dict[int | str, dict[str, object]] = {
+    400: _error("the body is not valid JSON"),
     401: _error("missing, unknown or revoked token"),
     403: _error("this token may not do that"),
     404: _error("not found (or outside the token's guild)"),
