@@ -9,6 +9,8 @@ import time
 import uuid
 
 from gamesched.db import engine as db_engine
+from gamesched.db import tokens
+from gamesched.settings import Settings
 from tests.conftest import SERVER_URL, database_url
 
 
@@ -53,3 +55,27 @@ def test_bad_variable_is_one_line():
     assert result.stderr.strip().count("\n") == 0
     assert "SCHEDULER_BATCH_SIZE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_token_create_prints_token_last_and_revoke(fresh_settings: Settings) -> None:
+    env = {"DATABASE_URL": fresh_settings.database_url}
+    created = run_cli("token", "create", "--name", "ops", **env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    with db_engine.connect(fresh_settings.libpq_url) as conn:
+        stored = conn.execute("SELECT token_hash FROM api_tokens WHERE name = 'ops'").fetchone()
+    assert stored == (tokens.hash_token(token),)
+    revoked = run_cli("token", "revoke", "ops", **env)
+    assert revoked.returncode == 0, revoked.stderr
+    unknown = run_cli("token", "revoke", "nobody", **env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().count("\n") == 0 and "nobody" in unknown.stderr
+
+
+def test_token_for_unregistered_guild_is_one_line_error(fresh_settings: Settings) -> None:
+    result = run_cli(
+        "token", "create", "--name", "g", "--guild", "123", DATABASE_URL=fresh_settings.database_url
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "123" in result.stderr and "not registered" in result.stderr
