@@ -200,6 +200,8 @@ def test_cancel_removes_pending_and_twice_is_409(client: Api, db_session: Sessio
     assert resp.json()["status"] == "CANCELLED"
     assert reminder_rows(db_session, game["id"]) == {}
     assert transition_rows(db_session, game["id"]) == {}
+    schedule = client.http.get(f"/api/v1/games/{game['id']}/schedule").json()
+    assert {r["skip_reason"] for r in schedule["reminders"]} == {"game_cancelled"}
     assert ("game.cancelled", {"game_id": game["id"]}) in events(db_session, game["id"])
     again = client.http.post(f"/api/v1/games/{game['id']}/cancel")
     assert again.status_code == 409

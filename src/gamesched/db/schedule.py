@@ -194,12 +194,15 @@ def reminder_states(
     scheduled_at: datetime,
     minutes: Iterable[int],
     rows: Iterable[models.NotificationSchedule],
+    status: str = rules.GameStatus.SCHEDULED.value,
 ) -> list[ReminderEntry]:
     """Every reminder of a game with its state, in time order.
 
     Rows say pending (not sent), sent (published) or skipped (done with a ``skip_reason``). A
-    reminder in force without a row was already past when planned: it is listed as skipped.
+    reminder in force without a row was already past when planned (or its game was cancelled
+    first): it is listed as skipped.
     """
+    reason = "game_cancelled" if status == rules.GameStatus.CANCELLED else "past_when_planned"
     entries: dict[int, ReminderEntry] = {}
     for row in rows:
         state: ReminderState = "pending"
@@ -211,7 +214,7 @@ def reminder_states(
     for m in rules.normalise_minutes(minutes):
         if m not in entries:
             entries[m] = ReminderEntry(
-                None, m, rules.reminder_time(scheduled_at, m), "skipped", None, "past_when_planned"
+                None, m, rules.reminder_time(scheduled_at, m), "skipped", None, reason
             )
     return sorted(entries.values(), key=lambda e: (e.notification_time, -e.reminder_minutes))
 

@@ -32,6 +32,7 @@ def game_views(session: Session, rows: Sequence[game_rows.GameRow]) -> list[Game
                 scheduled_at=r.game.scheduled_at,
                 minutes=schedule.effective_minutes(r.game, r.channel, r.guild),
                 rows=reminder_rows.get(r.game.id, []),
+                status=r.game.status,
             ),
         )
         for r in rows
