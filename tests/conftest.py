@@ -22,6 +22,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -29,6 +30,13 @@ from sqlalchemy.orm import Session
 from gamesched.db import engine as db_engine
 from gamesched.db import migrate
 from gamesched.settings import Settings
+
+# The machine running the suite is shared with PostgreSQL, RabbitMQ and daemons under test:
+# timing-based Hypothesis checks would flake there, and they test nothing of ours.
+hypothesis.settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("shared-machine")
 
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
