@@ -18,7 +18,7 @@ import aio_pika
 from pamqp import commands as spec
 
 from gamesched import errors
-from gamesched.events import topology
+from gamesched.events import _batch, topology
 from gamesched.events.schemas import Outgoing
 from gamesched.settings import mask_url
 
@@ -41,8 +41,12 @@ def _properties(message: Outgoing, now: datetime) -> spec.Basic.Properties:
     )
 
 
+# One encoder for all: json.dumps with non-default arguments builds a new one per call
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), default=str).encode()
+    return _JSON.encode(body).encode()
 
 
 class Publisher:
@@ -54,6 +58,8 @@ class Publisher:
         self.confirm_timeout = confirm_timeout
         self._connection: aio_pika.abc.AbstractConnection | None = None
         self._raw: Any = None  # the aiormq channel: the fast path for publishing
+        # One write per batch when aiormq's internals are as expected, else per-message publishes
+        self._batch: _batch.BatchPublisher | None = None
         self.published = 0
         self.failed = 0
 
@@ -90,9 +96,18 @@ class Publisher:
             await connection.close()
             raise
         self._connection = connection
+        if _batch.supports(self._raw):
+            self._batch = _batch.BatchPublisher(self._raw, self.names.exchange)
+        else:
+            self._batch = None
+            log.warning(
+                "aiormq channel internals not as expected: publishing one message at a time",
+                extra={"action": "publisher_fallback"},
+            )
 
     async def close(self) -> None:
         conn, self._connection, self._raw = self._connection, None, None
+        self._batch = None
         if conn is not None and not conn.is_closed:
             try:
                 await asyncio.wait_for(conn.close(), 5)
@@ -119,6 +134,45 @@ class Publisher:
         if not self.connected:
             raise errors.BrokerUnavailable("not connected to RabbitMQ")
         now = datetime.now(UTC)
+        if self._batch is not None:
+            results, connection_error = await self._publish_batch(self._batch, messages, now)
+        else:
+            results, connection_error = await self._publish_each(messages, now)
+        ok = sum(results)
+        self.published += ok
+        self.failed += len(results) - ok
+        if connection_error is not None and not self.connected:
+            raise errors.BrokerUnavailable(f"RabbitMQ connection lost: {connection_error}")
+        return results
+
+    async def _publish_batch(
+        self, batch: _batch.BatchPublisher, messages: Sequence[Outgoing], now: datetime
+    ) -> tuple[list[bool], BaseException | None]:
+        timestamp = _batch.timestamp_bytes(now)
+        results: list[bool] = [False] * len(messages)
+        encoded: list[_batch.Encoded] = []
+        positions: list[int] = []
+        for i, m in enumerate(messages):
+            try:
+                item = batch.encode(
+                    m.routing_key, encode(m.body), m.message_id, m.expiration_ms, timestamp
+                )
+            except ValueError:  # e.g. a routing key over 255 bytes: that message fails alone
+                log.exception("cannot encode message %s", m.message_id)
+                continue
+            encoded.append(item)
+            positions.append(i)
+        try:
+            sent, failure = await batch.publish(encoded, self.confirm_timeout)
+        except Exception as exc:  # channel closed before the write: nothing was published
+            return results, exc
+        for i, ok in zip(positions, sent, strict=True):
+            results[i] = ok
+        return results, failure
+
+    async def _publish_each(
+        self, messages: Sequence[Outgoing], now: datetime
+    ) -> tuple[list[bool], BaseException | None]:
         tasks = [asyncio.ensure_future(self._publish_one(m, now)) for m in messages]
         _, pending = await asyncio.wait(tasks, timeout=self.confirm_timeout)
         for task in pending:
@@ -138,9 +192,4 @@ class Publisher:
                     connection_error = exc
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        ok = sum(results)
-        self.published += ok
-        self.failed += len(results) - ok
-        if connection_error is not None and not self.connected:
-            raise errors.BrokerUnavailable(f"RabbitMQ connection lost: {connection_error}")
-        return results
+        return results, connection_error
