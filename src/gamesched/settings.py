@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     scheduler_max_wait_seconds: float = Field(default=300.0, gt=0, le=86400)
     scheduler_batch_size: int = Field(default=500, ge=1, le=10000)
+    scheduler_concurrency: int = Field(default=4, ge=1, le=32)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"

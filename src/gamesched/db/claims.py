@@ -16,7 +16,6 @@ is decided by the database's ``now()``, so replicas with skewed host clocks agre
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +53,7 @@ class ScheduleTable:
     @property
     def claim_sql(self) -> str:
         return (
-            f"SELECT t.id, t.{self.due} AS due, now() AS db_now, {self.columns} "
+            f"SELECT t.id::text AS id, {self.columns} "
             f"FROM {self.name} t {self.join} "
             f"WHERE NOT t.{self.done} AND t.{self.due} <= now() "
             f"ORDER BY t.{self.due} "
@@ -75,13 +74,23 @@ class ScheduleTable:
         )
 
 
+# The claim queries return what the scheduler needs as plain values, and the event body as JSON
+# text built by PostgreSQL (fields: gamesched.events.schemas): parsing UUIDs and timestamps and
+# encoding JSON in Python cost more than everything else per row. Sessions run in UTC, so
+# timestamps read as ``2026-11-26T20:00:00+00:00``.
 REMINDERS = ScheduleTable(
     name="notification_schedule",
     due="notification_time",
     done="sent",
     done_at="sent_at",
     channel="notification_schedule_changed",
-    columns="t.game_id, t.reminder_minutes, g.scheduled_at, g.status AS game_status",
+    columns=(
+        "g.status AS game_status, g.scheduled_at <= now() AS game_started, "
+        "(extract(epoch FROM g.scheduled_at - now()) * 1000)::bigint AS ms_to_start, "
+        "json_build_object('game_id', t.game_id, 'notification_id', t.id, "
+        "'reminder_minutes', t.reminder_minutes, 'scheduled_at', g.scheduled_at, "
+        "'notification_time', t.notification_time)::text AS body"
+    ),
     join="JOIN game_sessions g ON g.id = t.game_id",
 )
 
@@ -93,7 +102,11 @@ STATUS = ScheduleTable(
     done="executed",
     done_at="executed_at",
     channel="game_status_schedule_changed",
-    columns="t.game_id, t.target_status, g.status AS game_status",
+    columns=(
+        "t.game_id::text AS game_id, t.target_status, g.status AS game_status, "
+        "json_build_object('game_id', t.game_id, 'schedule_id', t.id, "
+        "'target_status', t.target_status, 'transition_time', t.transition_time)::text AS body"
+    ),
     join="JOIN game_sessions g ON g.id = t.game_id",
     lock_of="t, g",
 )
@@ -104,7 +117,7 @@ OUTBOX = ScheduleTable(
     done="published",
     done_at="published_at",
     channel="event_outbox_changed",
-    columns="t.routing_key, t.payload, t.game_id",
+    columns="t.routing_key, t.payload::text AS body",
     has_skip_reason=False,
 )
 
@@ -138,7 +151,7 @@ async def mark_done(
     conn: AsyncConnection[Any],
     table: ScheduleTable,
     *,
-    done: Sequence[tuple[uuid.UUID, str | None]],
+    done: Sequence[tuple[str, str | None]],
 ) -> list[float]:
     """Mark rows done in one statement (reason None = published, else why skipped).
 
@@ -153,7 +166,7 @@ async def mark_done(
 
 
 async def set_game_statuses(
-    conn: AsyncConnection[Any], *, statuses: Sequence[tuple[uuid.UUID, str]]
+    conn: AsyncConnection[Any], *, statuses: Sequence[tuple[str, str]]
 ) -> None:
     """Set each game's status (rows already locked by the claim)."""
     if not statuses:

@@ -45,8 +45,9 @@ def _properties(message: Outgoing, now: datetime) -> spec.Basic.Properties:
 _JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    return _JSON.encode(body).encode()
+def encode(body: dict[str, Any] | str) -> bytes:
+    """JSON bytes of a body; a ``str`` body is JSON text already (built by the database)."""
+    return body.encode() if isinstance(body, str) else _JSON.encode(body).encode()
 
 
 class Publisher:

@@ -6,7 +6,6 @@ also have an ``apply`` step run in the claiming transaction after its messages w
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +21,10 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    row_id: uuid.UUID
+    row_id: str
     message: schemas.Outgoing | None  # None: skipped, for ``skip_reason``
     skip_reason: str | None = None
-    game_status: tuple[uuid.UUID, str] | None = None  # a status change to apply
+    game_status: tuple[str, str] | None = None  # (game id, status) to apply
 
 
 ApplyFn = Callable[[AsyncConnection[Any], Sequence[Planned]], Awaitable[None]]
@@ -44,28 +43,25 @@ class Kind:
 
 # -- reminders ---------------------------------------------------------------------------------
 
+_ENDED = (rules.GameStatus.CANCELLED, rules.GameStatus.COMPLETED)
+
 
 def plan_reminders(rows: Sequence[Row]) -> list[Planned]:
-    """Publish each due reminder, unless its game has started or ended (then skip it)."""
+    """Publish each due reminder, unless its game has started or ended (then skip it).
+
+    A published reminder expires when its game starts, so a broker that holds it too long
+    drops it instead of reminding people of a game already under way."""
     out: list[Planned] = []
     for row in rows:
-        now = row["db_now"]
-        if row["game_status"] in (rules.GameStatus.CANCELLED, rules.GameStatus.COMPLETED):
+        if row["game_status"] in _ENDED:
             out.append(Planned(row["id"], None, f"game_{row['game_status'].lower()}"))
-            continue
-        if row["scheduled_at"] <= now:
+        elif row["game_started"]:
             out.append(Planned(row["id"], None, "game_started"))
-            continue
-        left_ms = int((row["scheduled_at"] - now).total_seconds() * 1000)
-        body = schemas.reminder_due(
-            notification_id=str(row["id"]),
-            game_id=str(row["game_id"]),
-            reminder_minutes=row["reminder_minutes"],
-            scheduled_at=row["scheduled_at"],
-            notification_time=row["due"],
-        )
-        message = schemas.Outgoing(str(row["id"]), schemas.REMINDER_DUE, body, left_ms)
-        out.append(Planned(row["id"], message))
+        else:
+            message = schemas.Outgoing(
+                row["id"], schemas.REMINDER_DUE, row["body"], row["ms_to_start"]
+            )
+            out.append(Planned(row["id"], message))
     return out
 
 
@@ -75,7 +71,7 @@ def plan_reminders(rows: Sequence[Row]) -> list[Planned]:
 def plan_status(rows: Sequence[Row]) -> list[Planned]:
     """Walk each game's due transitions in due order from its current status: a legal one is
     published and applied, an illegal one (say, the game was cancelled) is done with no change."""
-    current: dict[uuid.UUID, str] = {}
+    current: dict[str, str] = {}
     out: list[Planned] = []
     for row in rows:  # already in due order
         game_id = row["game_id"]
@@ -85,19 +81,13 @@ def plan_status(rows: Sequence[Row]) -> list[Planned]:
             out.append(Planned(row["id"], None, f"illegal_from_{status.lower()}"))
             continue
         current[game_id] = target
-        body = schemas.status_transition_due(
-            schedule_id=str(row["id"]),
-            game_id=str(game_id),
-            target_status=target,
-            transition_time=row["due"],
-        )
-        message = schemas.Outgoing(str(row["id"]), schemas.STATUS_TRANSITION_DUE, body)
+        message = schemas.Outgoing(row["id"], schemas.STATUS_TRANSITION_DUE, row["body"])
         out.append(Planned(row["id"], message, game_status=(game_id, target)))
     return out
 
 
 async def apply_status(conn: AsyncConnection[Any], planned: Sequence[Planned]) -> None:
-    final: dict[uuid.UUID, str] = {}
+    final: dict[str, str] = {}
     for p in planned:
         if p.game_status is not None:
             final[p.game_status[0]] = p.game_status[1]
@@ -110,7 +100,7 @@ async def apply_status(conn: AsyncConnection[Any], planned: Sequence[Planned]) -
 def plan_outbox(rows: Sequence[Row]) -> list[Planned]:
     """Publish the stored event as written by the API, under its own routing key."""
     return [
-        Planned(row["id"], schemas.Outgoing(str(row["id"]), row["routing_key"], row["payload"]))
+        Planned(row["id"], schemas.Outgoing(row["id"], row["routing_key"], row["body"]))
         for row in rows
     ]
 

@@ -57,6 +57,7 @@ class SchedulerService:
                 metrics=self.metrics,
                 batch_size=settings.scheduler_batch_size,
                 max_wait=settings.scheduler_max_wait_seconds,
+                concurrency=settings.scheduler_concurrency,
             )
             for k in self.kinds
         ]
