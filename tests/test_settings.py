@@ -27,6 +27,7 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
     assert (s.api_host, s.api_port) == ("127.0.0.1", 8000)
     assert s.scheduler_max_wait_seconds == 300
     assert s.scheduler_batch_size == 500
+    assert s.scheduler_concurrency == 4
     assert s.metrics_port_for("scheduler") == 9101
     assert s.metrics_port_for("bot") == 9102
     assert (s.log_level, s.log_format) == ("INFO", "text")
