@@ -16,7 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 def lateness_histograms(text: str) -> list[dict[str, Any]]:
     """One entry per (histogram, label set): count, sum, mean, estimated p50/p99 (seconds)."""
     out: list[dict[str, Any]] = []
-    for family in text_string_to_metric_families(text):
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError:
+        return out  # not Prometheus text
+    for family in families:
         if "lateness" not in family.name or family.type != "histogram":
             continue
         groups: dict[tuple[tuple[str, str], ...], dict[str, Any]] = defaultdict(
