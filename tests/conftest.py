@@ -64,10 +64,10 @@ def exchange_name() -> Iterator[str]:
     """This run's exchange; it and the queues named from it are deleted at the end of the run."""
     name = f"gamesched.test.{RUN_ID}"
     yield name
-    asyncio.run(_delete_broker_objects(name))
+    asyncio.run(delete_broker_objects(name))
 
 
-async def _delete_broker_objects(exchange: str) -> None:
+async def delete_broker_objects(exchange: str) -> None:
     import aio_pika
 
     try:

@@ -1,0 +1,181 @@
+"""The scheduler's SQL: find the next due time, claim due rows, mark them done.
+
+Written once for every schedule table. The claim is the heart of the multi-replica guarantee:
+
+    SELECT ... FROM <table> t [JOIN ...]
+     WHERE NOT t.<done> AND t.<due> <= now()
+     ORDER BY t.<due>
+     LIMIT <batch>
+       FOR UPDATE OF t SKIP LOCKED
+
+Each replica locks a disjoint set of rows (rows another transaction holds are skipped, not
+waited for); the locks last until the claiming transaction commits the ``done`` flag, or vanish
+with its connection if the replica dies, leaving the rows pending for another replica. What is due
+is decided by the database's ``now()``, so replicas with skewed host clocks agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTable:
+    """Where a schedule kind keeps its rows and what it reads when claiming them."""
+
+    name: str
+    due: str
+    done: str
+    done_at: str
+    channel: str
+    columns: str  # extra select list (alias ``t`` for the table)
+    join: str = ""
+    lock_of: str = "t"
+    has_skip_reason: bool = True
+
+    @property
+    def next_due_sql(self) -> str:
+        return (
+            f"SELECT extract(epoch FROM ("
+            f"SELECT {self.due} FROM {self.name} WHERE NOT {self.done} "
+            f"ORDER BY {self.due} LIMIT 1) - clock_timestamp())::float8"
+        )
+
+    @property
+    def due_count_sql(self) -> str:
+        return f"SELECT count(*) FROM {self.name} WHERE NOT {self.done} AND {self.due} <= now()"
+
+    @property
+    def claim_sql(self) -> str:
+        return (
+            f"SELECT t.id, t.{self.due} AS due, now() AS db_now, {self.columns} "
+            f"FROM {self.name} t {self.join} "
+            f"WHERE NOT t.{self.done} AND t.{self.due} <= now() "
+            f"ORDER BY t.{self.due} "
+            f"LIMIT %s "
+            f"FOR UPDATE OF {self.lock_of} SKIP LOCKED"
+        )
+
+    @property
+    def mark_done_sql(self) -> str:
+        reason = ", skip_reason = v.reason" if self.has_skip_reason else ""
+        return (
+            f"UPDATE {self.name} AS t "
+            f"SET {self.done} = true, {self.done_at} = clock_timestamp(){reason} "
+            f"FROM unnest(%s::uuid[], %s::text[]) AS v(id, reason) "
+            f"WHERE t.id = v.id AND NOT t.{self.done} "
+            f"RETURNING extract(epoch FROM clock_timestamp() - t.{self.due})::float8, "
+            f"v.reason IS NULL"
+        )
+
+
+REMINDERS = ScheduleTable(
+    name="notification_schedule",
+    due="notification_time",
+    done="sent",
+    done_at="sent_at",
+    channel="notification_schedule_changed",
+    columns="t.game_id, t.reminder_minutes, g.scheduled_at, g.status AS game_status",
+    join="JOIN game_sessions g ON g.id = t.game_id",
+)
+
+# The game row is locked too (skipping games an API transaction holds), so the legality check
+# and the status change see the same status, and the API's cancel never deadlocks against us.
+STATUS = ScheduleTable(
+    name="game_status_schedule",
+    due="transition_time",
+    done="executed",
+    done_at="executed_at",
+    channel="game_status_schedule_changed",
+    columns="t.game_id, t.target_status, g.status AS game_status",
+    join="JOIN game_sessions g ON g.id = t.game_id",
+    lock_of="t, g",
+)
+
+OUTBOX = ScheduleTable(
+    name="event_outbox",
+    due="available_at",
+    done="published",
+    done_at="published_at",
+    channel="event_outbox_changed",
+    columns="t.routing_key, t.payload, t.game_id",
+    has_skip_reason=False,
+)
+
+
+async def seconds_until_next_due(conn: AsyncConnection[Any], table: ScheduleTable) -> float | None:
+    """Seconds from the database's clock to the earliest not-done row (<= 0: due); None: none."""
+    cur = await conn.execute(table.next_due_sql)
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+async def count_due(conn: AsyncConnection[Any], table: ScheduleTable) -> int:
+    cur = await conn.execute(table.due_count_sql)
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def claim_due(
+    conn: AsyncConnection[Any], table: ScheduleTable, *, limit: int
+) -> list[dict[str, Any]]:
+    """Lock up to ``limit`` due rows, in due order, skipping rows locked elsewhere.
+
+    Must run inside the transaction that later marks them done.
+    """
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(table.claim_sql, (limit,))
+        return await cur.fetchall()
+
+
+async def mark_done(
+    conn: AsyncConnection[Any],
+    table: ScheduleTable,
+    *,
+    done: Sequence[tuple[uuid.UUID, str | None]],
+) -> list[float]:
+    """Mark rows done in one statement (reason None = published, else why skipped).
+
+    Returns the lateness in seconds (database clock: now minus due) of the published rows.
+    """
+    if not done:
+        return []
+    ids = [row_id for row_id, _ in done]
+    reasons = [reason for _, reason in done]
+    cur = await conn.execute(table.mark_done_sql, (ids, reasons))
+    return [lateness for lateness, published in await cur.fetchall() if published]
+
+
+async def set_game_statuses(
+    conn: AsyncConnection[Any], *, statuses: Sequence[tuple[uuid.UUID, str]]
+) -> None:
+    """Set each game's status (rows already locked by the claim)."""
+    if not statuses:
+        return
+    await conn.execute(
+        "UPDATE game_sessions AS g SET status = v.status, updated_at = now() "
+        "FROM unnest(%s::uuid[], %s::text[]) AS v(id, status) WHERE g.id = v.id",
+        ([gid for gid, _ in statuses], [status for _, status in statuses]),
+    )
+
+
+async def schema_ready(conn: AsyncConnection[Any]) -> bool:
+    cur = await conn.execute("SELECT to_regclass('notification_schedule') IS NOT NULL")
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def notify_horizon_seconds(conn: AsyncConnection[Any]) -> float:
+    """The NOTIFY horizon the triggers use (``gamesched.notify_horizon``, default 10 min)."""
+    cur = await conn.execute(
+        "SELECT extract(epoch FROM coalesce(nullif(current_setting("
+        "'gamesched.notify_horizon', true), '')::interval, interval '10 minutes'))::float8"
+    )
+    row = await cur.fetchone()
+    return float(row[0]) if row else 600.0

@@ -1,0 +1,1 @@
+"""Events: message schemas, broker topology, publishing. The only package that talks to RabbitMQ."""

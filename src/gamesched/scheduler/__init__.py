@@ -1,0 +1,1 @@
+"""The generic scheduler daemon: one loop per schedule kind, any number of replicas."""

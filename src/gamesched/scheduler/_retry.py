@@ -1,0 +1,57 @@
+"""Capped exponential backoff with jitter, and one log line per change of failure state."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+
+class Backoff:
+    def __init__(self, *, base: float = 0.1, cap: float = 10.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt += 1
+        return float(delay * random.uniform(0.5, 1.0))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class FailureState:
+    """Logs a failure only when it differs from the previous one, and the recovery once."""
+
+    def __init__(self, log: logging.Logger, what: str, **context: object) -> None:
+        self.log = log
+        self.what = what
+        self.context = context
+        self.current: str | None = None
+        self.count = 0
+
+    def failed(self, exc: BaseException, action: str) -> None:
+        state = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+        self.count += 1
+        if state != self.current:
+            self.current = state
+            self.log.warning(
+                "%s failing: %s (retrying with backoff)",
+                self.what,
+                state,
+                extra={"action": action, **self.context},
+            )
+
+    def ok(self, action: str) -> None:
+        if self.current is not None:
+            self.log.info(
+                "%s recovered after %d failed attempt(s)",
+                self.what,
+                self.count,
+                extra={"action": action, **self.context},
+            )
+        self.current = None
+        self.count = 0

@@ -1,0 +1,68 @@
+"""Prometheus metrics of the scheduler, in a registry of its own (several daemons may share a
+test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENESS_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    3600,
+)
+
+
+class SchedulerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.lateness = Histogram(
+            "gamesched_scheduler_lateness_seconds",
+            "Publish confirmed (row marked done) minus due time, database clock",
+            ["kind"],
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
+        self.published = Counter(
+            "gamesched_scheduler_published",
+            "Rows published with a broker confirm and marked done",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.skipped = Counter(
+            "gamesched_scheduler_skipped",
+            "Rows marked done without publishing (game started, illegal transition, ...)",
+            ["kind", "reason"],
+            registry=self.registry,
+        )
+        self.failed = Counter(
+            "gamesched_scheduler_failed",
+            "Publish attempts not confirmed (left pending, retried)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.due = Gauge(
+            "gamesched_scheduler_due_rows",
+            "Rows due now and not yet done",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.last_loop = Gauge(
+            "gamesched_scheduler_last_loop_timestamp_seconds",
+            "Unix time of the last successful loop iteration",
+            ["kind"],
+            registry=self.registry,
+        )

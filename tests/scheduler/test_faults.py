@@ -1,0 +1,181 @@
+"""Replicas, crashes, lost connections and shutdown: nothing is lost, nothing double-claimed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+from gamesched.scheduler.service import SchedulerService
+from gamesched.settings import Settings
+from tests.scheduler._helpers import (
+    DaemonProcess,
+    TcpProxy,
+    aconnect,
+    consuming,
+    fetch_one,
+    flush,
+    insert_reminders,
+    seed_game,
+    wait_until,
+)
+
+
+async def _all_ids(conn) -> set[str]:
+    cur = await conn.execute("SELECT id::text FROM notification_schedule")
+    return {r[0] for r in await cur.fetchall()}
+
+
+async def _sent_ids(conn) -> set[str]:
+    cur = await conn.execute("SELECT id::text FROM notification_schedule WHERE sent")
+    return {r[0] for r in await cur.fetchall()}
+
+
+async def test_three_replicas_publish_each_row_exactly_once(sched_settings: Settings):
+    daemons = [DaemonProcess(sched_settings).start() for _ in range(3)]
+    try:
+        async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+            for d in daemons:
+                await d.wait_ready()
+            game = await seed_game(conn)
+            await insert_reminders(conn, game, 5000)
+            await consumer.wait_for(5000, timeout=90)
+            await wait_until(
+                lambda: fetch_one(
+                    conn,
+                    "SELECT count(*) = 5000 FROM notification_schedule "
+                    "WHERE sent AND skip_reason IS NULL",
+                ),
+                30,
+                "all rows marked sent",
+            )
+            for d in daemons:
+                d.proc.send_signal(signal.SIGTERM)
+            for d in daemons:
+                assert d.proc.wait(10) == 0, d.stderr()
+            await flush(consumer, sched_settings)
+            counts = Counter(consumer.ids())
+            assert set(counts) == await _all_ids(conn)
+            assert max(counts.values()) == 1, counts.most_common(3)
+    finally:
+        for d in daemons:
+            d.close()
+
+
+async def test_replica_killed_mid_burst_loses_nothing(sched_settings: Settings):
+    total = 20_000
+    daemon = DaemonProcess(sched_settings, SCHEDULER_BATCH_SIZE="200").start()
+    try:
+        async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+            await daemon.wait_ready()
+            game = await seed_game(conn)
+            await insert_reminders(conn, game, total)
+            await consumer.wait_for(1000, timeout=60)
+            daemon.kill()  # SIGKILL, mid-burst
+            assert daemon.proc.returncode == -signal.SIGKILL
+            sent_at_kill = len(await _sent_ids(conn))
+            assert sent_at_kill < total, "burst finished before the kill: test proves nothing"
+
+            restarted = DaemonProcess(sched_settings).start()
+            try:
+                await restarted.wait_ready()
+                await wait_until(
+                    lambda: fetch_one(
+                        conn, "SELECT count(*) = %s FROM notification_schedule WHERE sent", total
+                    ),
+                    90,
+                    "all rows done after restart",
+                )
+            finally:
+                restarted.close()
+            await flush(consumer, sched_settings)
+            assert set(consumer.ids()) == await _all_ids(conn)  # at least once, every one
+    finally:
+        daemon.close()
+
+
+async def test_recovers_from_terminated_database_connections(
+    sched_settings: Settings, service: SchedulerService
+):
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        connects = service.listener.connects
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await wait_until(
+            lambda: service.listener.connects > connects and service.listener.listening,
+            15,
+            "listener back",
+        )
+        received = service.listener.received
+        await insert_reminders(conn, game, 3)
+        await consumer.wait_for(3, timeout=10)
+        assert service.listener.received > received  # woken by NOTIFY (longest sleep is 300 s)
+        await wait_until(lambda: service.ready()[0], 10, "ready again")
+
+
+async def test_broker_cut_off_leaves_rows_pending_until_it_returns(sched_settings: Settings):
+    amqp = urlsplit(sched_settings.rabbitmq_url)
+    proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672)
+    await proxy.start()
+    via_proxy = sched_settings.rabbitmq_url.replace(
+        f"{amqp.hostname}:{amqp.port}", f"127.0.0.1:{proxy.port}"
+    )
+    svc = SchedulerService(
+        sched_settings.model_copy(update={"rabbitmq_url": via_proxy}), metrics_host="127.0.0.1"
+    )
+    task = asyncio.create_task(svc.run())
+    try:
+        await wait_until(lambda: svc.ready()[0], 20, "ready")
+        async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+            game = await seed_game(conn)
+            await proxy.cut()
+            await wait_until(lambda: not svc.publisher.connected, 10, "broker loss noticed")
+            await insert_reminders(conn, game, 100)
+            loop = svc.loops[0]
+            await wait_until(lambda: loop._failures.count >= 3, 30, "several failed attempts")
+            assert (
+                await fetch_one(conn, "SELECT count(*) FROM notification_schedule WHERE sent") == 0
+            )
+            assert not svc.ready()[0]
+            await proxy.restore()
+            await consumer.wait_for(100, timeout=30)
+            await wait_until(
+                lambda: fetch_one(
+                    conn, "SELECT count(*) = 100 FROM notification_schedule WHERE sent"
+                ),
+                10,
+                "all marked sent",
+            )
+    finally:
+        svc.stop()
+        assert await asyncio.wait_for(task, 10) == 0
+        await proxy.close()
+
+
+async def test_sigterm_mid_burst_exits_cleanly_without_unconfirmed_marks(
+    sched_settings: Settings,
+):
+    total = 20_000
+    daemon = DaemonProcess(sched_settings, SCHEDULER_BATCH_SIZE="200").start()
+    try:
+        async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+            await daemon.wait_ready()
+            game = await seed_game(conn)
+            await insert_reminders(conn, game, total)
+            await consumer.wait_for(1000, timeout=60)
+            start = time.monotonic()
+            daemon.proc.send_signal(signal.SIGTERM)
+            rc = await asyncio.to_thread(daemon.proc.wait, 10)
+            assert time.monotonic() - start < 5
+            assert rc == 0, daemon.stderr()
+            sent = await _sent_ids(conn)
+            assert 0 < len(sent) < total, "burst finished before the signal: test proves nothing"
+            await flush(consumer, sched_settings)
+            assert sent <= set(consumer.ids())  # every row marked done was really published
+    finally:
+        daemon.close()

@@ -1,0 +1,164 @@
+"""The scheduler loop against real PostgreSQL and RabbitMQ, consuming what it publishes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from gamesched.scheduler.service import SchedulerService
+from gamesched.settings import Settings
+from tests.scheduler._helpers import (
+    aconnect,
+    consuming,
+    fetch_one,
+    insert_reminders,
+    seed_game,
+    wait_until,
+)
+
+
+async def test_idle_daemon_wakes_on_notify(sched_settings: Settings, service: SchedulerService):
+    """Idle on a 300 s longest sleep, a row due now goes out within seconds: NOTIFY woke it."""
+    assert service.settings.scheduler_max_wait_seconds == 300
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        # let the loop settle into its long sleep first
+        await wait_until(
+            lambda: service.loops[0].batches == 0 and service.listener.listening, 5, "idle"
+        )
+        received_before = service.listener.received
+        start = time.monotonic()
+        await insert_reminders(conn, game, 1)
+        (msg,) = await consumer.wait_for(1, timeout=5)
+        assert time.monotonic() - start < 5
+        assert service.listener.received > received_before
+        row_id = await fetch_one(conn, "SELECT id::text FROM notification_schedule")
+        assert msg.message_id == row_id
+        assert msg.routing_key == "game.reminder_due"
+        assert msg.properties["type"] == "game.reminder_due"
+        assert msg.properties["content_type"] == "application/json"
+        assert msg.properties["delivery_mode"] == 2
+        assert msg.properties["timestamp"] is not None
+        # expiration = time left until the game starts (about a day), in milliseconds
+        assert 86_000 < float(msg.properties["expiration"]) <= 86_400  # aio-pika: seconds
+        assert msg.body["game_id"] == game
+        assert msg.body["notification_id"] == row_id
+        assert msg.body["reminder_minutes"] == 1
+        for key in ("scheduled_at", "notification_time"):
+            assert datetime.fromisoformat(msg.body[key]).tzinfo is not None
+        await wait_until(
+            lambda: fetch_one(
+                conn,
+                "SELECT sent AND sent_at IS NOT NULL AND skip_reason IS NULL "
+                "FROM notification_schedule",
+            ),
+            5,
+            "row marked sent",
+        )
+
+
+async def test_future_rows_are_not_published_early(
+    sched_settings: Settings, service: SchedulerService
+):
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        await conn.execute(
+            "INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time) "
+            "VALUES (%s, 1, now() + interval '1.5 s'), (%s, 2, now() + interval '3 s')",
+            (game, game),
+        )
+        msgs = await consumer.wait_for(2, timeout=10)
+        for m in msgs:
+            due = datetime.fromisoformat(m.body["notification_time"]).timestamp()
+            lateness = m.arrived - due
+            assert lateness >= 0, f"published {-lateness:.3f}s early"
+            assert lateness < 1.0, f"published {lateness:.3f}s late"
+        assert [m.body["reminder_minutes"] for m in msgs] == [1, 2]
+
+
+async def test_reminder_for_started_game_is_skipped(
+    sched_settings: Settings, service: SchedulerService
+):
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        started = await seed_game(conn, starts_in="-1 minute")
+        upcoming = await seed_game(conn, starts_in="1 hour")
+        # the started game's reminder was due before it began; a down daemon missed it
+        await conn.execute(
+            "INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time) "
+            "VALUES (%s, 15, now() - interval '16 minutes')",
+            (started,),
+        )
+        await insert_reminders(conn, upcoming, 1)
+        (msg,) = await consumer.wait_for(1, timeout=5)
+        assert msg.body["game_id"] == upcoming
+        await wait_until(
+            lambda: fetch_one(conn, "SELECT count(*) = 2 FROM notification_schedule WHERE sent"),
+            5,
+            "both rows done",
+        )
+        row = await fetch_one(
+            conn, "SELECT sent, skip_reason FROM notification_schedule WHERE game_id = %s", started
+        )
+        assert row == (True, "game_started")
+        skipped = service.metrics.skipped.labels("reminders", "game_started")._value.get()
+        assert skipped == 1
+        assert len(consumer.messages) == 1
+
+
+async def test_status_transition_applies_in_same_transaction(
+    sched_settings: Settings, service: SchedulerService
+):
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn, starts_in="0 s")
+        cancelled = await seed_game(conn, starts_in="0 s")
+        await conn.execute(
+            "UPDATE game_sessions SET status = 'CANCELLED' WHERE id = %s", (cancelled,)
+        )
+        await conn.execute(
+            "INSERT INTO game_status_schedule (game_id, target_status, transition_time) "
+            "VALUES (%s, 'IN_PROGRESS', now()), (%s, 'COMPLETED', now() + interval '1 s'), "
+            "(%s, 'IN_PROGRESS', now())",
+            (game, game, cancelled),
+        )
+        msgs = await consumer.wait_for(2, timeout=10)
+        assert [(m.body["game_id"], m.body["target_status"]) for m in msgs] == [
+            (game, "IN_PROGRESS"),
+            (game, "COMPLETED"),
+        ]
+        assert all(m.routing_key == "game.status_transition_due" for m in msgs)
+        await wait_until(
+            lambda: fetch_one(conn, "SELECT bool_and(executed) FROM game_status_schedule"),
+            5,
+            "all executed",
+        )
+        assert (
+            await fetch_one(conn, "SELECT status FROM game_sessions WHERE id = %s", game)
+            == "COMPLETED"
+        )
+        assert (
+            await fetch_one(conn, "SELECT status FROM game_sessions WHERE id = %s", cancelled)
+            == "CANCELLED"
+        )
+        reason = await fetch_one(
+            conn, "SELECT skip_reason FROM game_status_schedule WHERE game_id = %s", cancelled
+        )
+        assert reason == "illegal_from_cancelled"
+        assert len(consumer.messages) == 2
+
+
+async def test_outbox_events_are_published_verbatim(
+    sched_settings: Settings, service: SchedulerService
+):
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        row_id = await fetch_one(
+            conn,
+            "INSERT INTO event_outbox (routing_key, game_id, payload) VALUES "
+            "('game.roster_changed', gen_random_uuid(), "
+            '\'{"game_id": "x", "discord_user_id": "5", "action": "joined"}\') '
+            "RETURNING id::text",
+        )
+        (msg,) = await consumer.wait_for(1, timeout=5)
+        assert msg.message_id == row_id
+        assert msg.routing_key == "game.roster_changed"
+        assert msg.body == {"game_id": "x", "discord_user_id": "5", "action": "joined"}
+        assert msg.properties["expiration"] is None
