@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -40,9 +41,12 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None
     )
 
 
-def finish(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> str:
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> str:
+    """End the recording (SIGINT makes py-spy write what it has) and return its stderr tail."""
     if proc is None:
         return ""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -256,7 +256,7 @@ async def _timed_rows(
         spy_out = opts.run_dir / f"{label}-pyspy.raw"
         if opts.py_spy:
             await asyncio.sleep(max(0.0, due_epoch - time.time() - 0.2))
-            spy = _pyspy.start(env.daemons[0].pid, 60, spy_out)
+            spy = _pyspy.start(env.daemons[0].pid, 600, spy_out)
         deadline = time.monotonic() + max(0.0, due_epoch - time.time()) + span + 60 + rows / 200
         missing = await env.consumer.wait_all(set(due_of), deadline)
         await asyncio.sleep(1.0)  # let late duplicates show up
@@ -266,8 +266,7 @@ async def _timed_rows(
         memory = {d.pid: d.memory() for d in env.daemons}
         profile_err = ""
         if spy is not None:
-            spy.terminate() if spy.poll() is None else None
-            profile_err = _pyspy.finish(spy)
+            profile_err = _pyspy.stop(spy)
         stops = env.stop_daemons()
         with _db.connect(env.url) as conn2:
             done = _done_stats(_db.rows_of(conn2, tag))
