@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+RATE = 100  # samples per second
+
 
 def find_py_spy() -> str | None:
     venv_bin = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy"

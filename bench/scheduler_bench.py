@@ -253,10 +253,12 @@ async def _timed_rows(
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(_sample_memory(env.daemons, peaks, stop_sampling))
         spy = None
+        spy_started = spy_seconds = 0.0
         spy_out = opts.run_dir / f"{label}-pyspy.raw"
         if opts.py_spy:
             await asyncio.sleep(max(0.0, due_epoch - time.time() - 0.2))
             spy = _pyspy.start(env.daemons[0].pid, 600, spy_out)
+            spy_started = time.time()
         deadline = time.monotonic() + max(0.0, due_epoch - time.time()) + span + 60 + rows / 200
         missing = await env.consumer.wait_all(set(due_of), deadline)
         await asyncio.sleep(1.0)  # let late duplicates show up
@@ -266,6 +268,7 @@ async def _timed_rows(
         memory = {d.pid: d.memory() for d in env.daemons}
         profile_err = ""
         if spy is not None:
+            spy_seconds = time.time() - spy_started
             profile_err = _pyspy.stop(spy)
         stops = env.stop_daemons()
         with _db.connect(env.url) as conn2:
@@ -305,6 +308,10 @@ async def _timed_rows(
                 result["drain_confirmed_per_s"] = len(got) / (done["max_sent_at"] - due_epoch)
         if opts.py_spy:
             result["py_spy"] = _pyspy.summarize(spy_out)
+            result["py_spy_seconds"] = round(spy_seconds, 1)
+            result["py_spy_on_cpu_fraction"] = round(
+                result["py_spy"]["samples"] / (spy_seconds * _pyspy.RATE), 3
+            )
             result["py_spy_stderr"] = profile_err
         return result
 
