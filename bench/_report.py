@@ -46,7 +46,7 @@ def print_result(result: dict[str, Any]) -> None:
             print(f"    {key:22s} {'-' if value is None else f'{value * 100:+.1f} %'}")
         print(f"  all within 20 %: {result['within_20_percent']}")
         return
-    print(f"\n[{name}]")
+    print(f"\n[{name}] load average at start {result.get('load_average_at_start')}")
     if "commit_to_arrival" in result:
         s = result["commit_to_arrival"]
         print(
@@ -66,6 +66,15 @@ def print_result(result: dict[str, Any]) -> None:
             if "drain_confirmed_per_s" in result:
                 line += f" (by sent_at: {result['drain_confirmed_per_s']:.0f}/s)"
             print(line)
+        cpu = result.get("cpu") or {}
+        if cpu.get("daemons_cpu_ms_per_1000_events") is not None:
+            print(
+                f"  CPU per 1,000 events     daemons {cpu['daemons_cpu_ms_per_1000_events']} ms, "
+                f"RabbitMQ {cpu['rabbitmq_cpu_ms_per_1000_events']} ms, PostgreSQL "
+                f"{cpu['postgres_cpu_ms_per_1000_events']} ms; machine busy "
+                f"{cpu.get('machine_busy_fraction', 0) * 100:.0f} %, steal "
+                f"{cpu.get('machine_steal_fraction', 0) * 100:.0f} %"
+            )
         rss = result.get("peak_rss_bytes") or {}
         if rss:
             print("  peak RSS (VmHWM)         " + ", ".join(_mb(v) for v in rss.values()))

@@ -66,6 +66,26 @@ TIMED_HEAD = (
 )
 
 
+CPU_HEAD = (
+    "| run | daemons CPU ms / 1,000 ev | RabbitMQ | PostgreSQL | machine busy | steal | "
+    "load at start |\n|---|---|---|---|---|---|---|"
+)
+
+
+def cpu_row(r: dict[str, Any]) -> str:
+    c = r.get("cpu") or {}
+    if c.get("daemons_cpu_ms_per_1000_events") is None:
+        return ""
+    return (
+        f"| {r['scenario']} | {c['daemons_cpu_ms_per_1000_events']:.0f} | "
+        f"{c['rabbitmq_cpu_ms_per_1000_events']:.0f} | "
+        f"{c['postgres_cpu_ms_per_1000_events']:.0f} | "
+        f"{c.get('machine_busy_fraction', 0) * 100:.0f} % | "
+        f"{c.get('machine_steal_fraction', 0) * 100:.0f} % | "
+        f"{r.get('load_average_at_start', '-')} |"
+    )
+
+
 def flatten(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     wakes, timed = [], []
     for r in results:
@@ -96,6 +116,9 @@ def render(path: Path) -> str:
         out += [WAKE_HEAD, *map(wake_row, wakes), ""]
     if timed:
         out += [TIMED_HEAD, *map(timed_row, timed), ""]
+        cpu_rows = [row for row in map(cpu_row, timed) if row]
+        if cpu_rows:
+            out += [CPU_HEAD, *cpu_rows, ""]
     for r in data["results"]:
         if r["scenario"] == "scale":
             out.append(

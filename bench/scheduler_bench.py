@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _cpu
 import _db
 import _machine
 import _metrics
@@ -159,6 +160,7 @@ async def wake(
 ) -> dict[str, Any]:
     """Commit of one row due now -> its arrival at the consumer, ``trials`` times, one daemon."""
     print(f"== {label}: {trials} trials, 1 daemon idle with SCHEDULER_MAX_WAIT_SECONDS=300")
+    load = _machine.load_average()
     async with Environment(opts, label, db) as env:
         ready = await asyncio.to_thread(env.start_daemons, 1, 300)
         tag = f"{label}-{uuid.uuid4().hex[:8]}"
@@ -201,6 +203,7 @@ async def wake(
             done = _done_stats(_db.rows_of(conn, tag))
     return {
         "scenario": label,
+        "load_average_at_start": load,
         "trials": trials,
         "ready_seconds": ready,
         "commit_to_arrival": summarize(latencies),
@@ -226,6 +229,7 @@ async def _timed_rows(
 ) -> dict[str, Any]:
     """Insert ``rows`` rows (one statement) due ``lead`` s ahead and spread over ``span`` s;
     wait for all of them at the consumer; lateness, drain rate, daemon view and memory."""
+    load = _machine.load_average()
     async with Environment(opts, label, db) as env:
         ready = await asyncio.to_thread(env.start_daemons, replicas, 300)
         tag = f"{label}-{uuid.uuid4().hex[:8]}"
@@ -249,6 +253,7 @@ async def _timed_rows(
             f"commit {committed - due_epoch:+.2f} s relative to the first due time"
         )
         due_of = {r[0]: r[1].timestamp() for r in expected}
+        cpu_start = _cpu.snapshot([d.pid for d in env.daemons])
         peaks: dict[int, int] = {}
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(_sample_memory(env.daemons, peaks, stop_sampling))
@@ -261,6 +266,7 @@ async def _timed_rows(
             spy_started = time.time()
         deadline = time.monotonic() + max(0.0, due_epoch - time.time()) + span + 60 + rows / 200
         missing = await env.consumer.wait_all(set(due_of), deadline)
+        cpu_end = _cpu.snapshot([d.pid for d in env.daemons])
         await asyncio.sleep(1.0)  # let late duplicates show up
         stop_sampling.set()
         await sampler
@@ -280,6 +286,7 @@ async def _timed_rows(
         first = min(got, default=None)
         result: dict[str, Any] = {
             "scenario": label,
+            "load_average_at_start": load,
             "rows": rows,
             "replicas": replicas,
             "batch_size": batch or opts.batch_size,
@@ -298,6 +305,7 @@ async def _timed_rows(
                 str(pid): max(peaks.get(pid, 0), mem.get("VmHWM", 0)) for pid, mem in memory.items()
             },
             "daemon_stop": stops,
+            "cpu": _cpu.delta(cpu_start, cpu_end, len(got)),
             "sample_body": {
                 k: v.decode(errors="replace") for k, v in list(env.consumer.bodies.items())[:1]
             },
