@@ -9,6 +9,8 @@ import time
 import uuid
 
 from gamesched.db import engine as db_engine
+from gamesched.db import tokens
+from gamesched.settings import Settings
 from tests.conftest import SERVER_URL, database_url
 
 
@@ -53,3 +55,83 @@ def test_bad_variable_is_one_line():
     assert result.stderr.strip().count("\n") == 0
     assert "SCHEDULER_BATCH_SIZE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_token_create_prints_token_last_and_revoke(fresh_settings: Settings) -> None:
+    env = {"DATABASE_URL": fresh_settings.database_url}
+    created = run_cli("token", "create", "--name", "ops", **env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    with db_engine.connect(fresh_settings.libpq_url) as conn:
+        stored = conn.execute("SELECT token_hash FROM api_tokens WHERE name = 'ops'").fetchone()
+    assert stored == (tokens.hash_token(token),)
+    revoked = run_cli("token", "revoke", "ops", **env)
+    assert revoked.returncode == 0, revoked.stderr
+    unknown = run_cli("token", "revoke", "nobody", **env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().count("\n") == 0 and "nobody" in unknown.stderr
+
+
+def test_token_for_unregistered_guild_is_one_line_error(fresh_settings: Settings) -> None:
+    result = run_cli(
+        "token", "create", "--name", "g", "--guild", "123", DATABASE_URL=fresh_settings.database_url
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "123" in result.stderr and "not registered" in result.stderr
+
+
+def test_run_serves_api_and_scheduler_and_stops_on_sigterm(run_id: str):
+    import signal
+
+    import httpx
+
+    from tests.scheduler._helpers import free_port
+
+    name = f"gst_run_{uuid.uuid4().hex[:8]}"
+    api_port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(name),
+        "GAMESCHED_EXCHANGE": f"gamesched.test.{run_id}.run",
+        "API_PORT": str(api_port),
+        "METRICS_PORT": str(metrics_port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamesched", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        ready = set()
+        while ready != {"api", "scheduler"}:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, f"only {ready} came up"
+            for what, url in (
+                ("api", f"http://127.0.0.1:{api_port}/readyz"),
+                ("scheduler", f"http://127.0.0.1:{metrics_port}/readyz"),
+            ):
+                try:
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        ready.add(what)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - start < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+        db_engine.drop_database(SERVER_URL, name)
+        import asyncio
+
+        from tests.conftest import delete_broker_objects
+
+        asyncio.run(delete_broker_objects(f"gamesched.test.{run_id}.run"))

@@ -46,3 +46,7 @@ class IllegalTransition(Conflict):
 
 class Unauthorized(GameschedError):
     """A valid bearer token is required."""
+
+
+class Forbidden(GameschedError):
+    """This token may not do that."""

@@ -50,5 +50,11 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "httpx", "alembic.runtime.plugins"):
+    for noisy in ("uvicorn.access", "httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The AMQP client logs every failed connection attempt at ERROR; our own code logs one line
+    # per change of failure state instead, so its lines only show when debugging.
+    for chatty in ("aiormq", "aio_pika"):
+        logging.getLogger(chatty).setLevel(
+            logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL
+        )

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 LOCKED_RETRY_SECONDS = 0.05  # due rows exist but other replicas hold them all
 DUE_GAUGE_INTERVAL = 1.0
 STATEMENT_TIMEOUT_MS = 30_000
+# A daemon that hangs mid-batch must not hold its row locks forever: the server ends the session
+# and the rows become claimable again (confirms time out well before this).
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 
 class KindLoop:
@@ -194,7 +197,10 @@ class KindLoop:
                 self.database_url,
                 autocommit=True,
                 connect_timeout=5,
-                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                options=(
+                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+                    f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+                ),
                 application_name=f"gamesched-scheduler-{self.kind.name}",
             )
             self.connected = True

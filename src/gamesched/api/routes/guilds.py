@@ -1,0 +1,56 @@
+"""Registering and configuring guilds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from gamesched.api import deps, schemas
+from gamesched.db import guilds, models
+
+router = APIRouter(prefix="/api/v1/guilds", tags=["guilds"], responses=schemas.API_ERRORS)
+
+
+def _out(guild: models.Guild) -> schemas.GuildOut:
+    return schemas.GuildOut(
+        discord_guild_id=guild.discord_guild_id,
+        name=guild.name,
+        reminder_minutes=list(guild.reminder_minutes),
+        default_duration_minutes=guild.default_duration_minutes,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_guild(
+    body: schemas.GuildIn, session: deps.DbSession, admin: deps.Admin
+) -> schemas.GuildOut:
+    """Register a guild (admin tokens only); 409 if it is already registered."""
+    return _out(guilds.create_guild(session, **body.model_dump()))
+
+
+@router.get("/{discord_guild_id}")
+def read_guild(
+    discord_guild_id: deps.GuildIdPath, session: deps.DbSession, caller: deps.Caller
+) -> schemas.GuildOut:
+    return _out(
+        guilds.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id)
+    )
+
+
+@router.patch("/{discord_guild_id}")
+def configure_guild(
+    discord_guild_id: deps.GuildIdPath,
+    body: schemas.GuildPatch,
+    session: deps.DbSession,
+    caller: deps.Caller,
+    now: deps.Now,
+) -> schemas.GuildOut:
+    """Change name, reminders or default duration; games that inherit them are re-planned."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    guild = guilds.update_guild(
+        session,
+        discord_guild_id=discord_guild_id,
+        guild_scope=caller.guild_id,
+        now=now,
+        **changes,
+    )
+    return _out(guild)
