@@ -116,7 +116,8 @@ def render(path: Path) -> str:
         out += [WAKE_HEAD, *map(wake_row, wakes), ""]
     if timed:
         out += [TIMED_HEAD, *map(timed_row, timed), ""]
-        cpu_rows = [row for row in map(cpu_row, timed) if row]
+        # Only bursts: over accuracy's minute, idle time would dominate the per-event figure.
+        cpu_rows = [row for r in timed if r.get("drain_events_per_s") and (row := cpu_row(r))]
         if cpu_rows:
             out += [CPU_HEAD, *cpu_rows, ""]
     for r in data["results"]:
