@@ -98,8 +98,10 @@ async def run(url: str, n: int, quorum: bool) -> None:
             f"{rate:.0f} msg/s"
         )
     finally:
-        await consumer.close()
-        await delete_topology(url, exchange)
+        try:
+            await consumer.close()
+        finally:
+            await delete_topology(url, exchange)
 
 
 def main() -> int:
