@@ -76,7 +76,11 @@ class Environment:
     async def __aenter__(self) -> Environment:
         if self.db is None:
             self.db = await asyncio.to_thread(_db.create, self.opts.database_url)
-        await self.consumer.start()
+        try:
+            await self.consumer.start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     @property
