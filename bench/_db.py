@@ -1,0 +1,143 @@
+"""Benchmark databases: create (migrated to head), fill with reminder rows, read back, drop.
+
+Rows are generated server-side with ``generate_series`` in one statement. Each game holds up to
+``PER_GAME`` rows with distinct ``reminder_minutes`` (``(game_id, reminder_minutes)`` is unique);
+``notification_time`` is set independently of ``reminder_minutes``, and every game starts far
+after its rows are due, so the daemon never skips a benchmark reminder as "game started".
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from gamesched.db import engine, migrate
+from gamesched.settings import Settings
+
+PER_GAME = 1000
+MINUTES_BASE = 100_000  # far from real reminder values; only uniqueness matters here
+
+
+def database_url_for(base_url: str, name: str) -> str:
+    """``base_url`` with its database name replaced by ``name``."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def create(base_url: str, prefix: str = "bench") -> tuple[str, str]:
+    """Create and migrate a fresh database; return (url, name)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    url = database_url_for(base_url, name)
+    migrate.upgrade(Settings(database_url=url))
+    return url, name
+
+
+def drop(url: str, name: str) -> None:
+    engine.drop_database(Settings(database_url=url).libpq_url, name)
+
+
+def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    return psycopg.connect(Settings(database_url=url).libpq_url, **kwargs)
+
+
+async def aconnect(url: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
+    return await psycopg.AsyncConnection.connect(Settings(database_url=url).libpq_url, **kwargs)
+
+
+def ensure_guild_channel(conn: psycopg.Connection[Any]) -> tuple[uuid.UUID, uuid.UUID]:
+    """One guild and one channel that every benchmark game belongs to."""
+    row = conn.execute(
+        "SELECT g.id, c.id FROM guilds g JOIN channels c ON c.guild_id = g.id "
+        "WHERE g.discord_guild_id = '1'"
+    ).fetchone()
+    if row:
+        return row[0], row[1]
+    guild = conn.execute(
+        "INSERT INTO guilds (discord_guild_id, name) VALUES ('1', 'bench') RETURNING id"
+    ).fetchone()[0]  # type: ignore[index]
+    channel = conn.execute(
+        "INSERT INTO channels (guild_id, discord_channel_id, name) "
+        "VALUES (%s, '2', 'bench') RETURNING id",
+        (guild,),
+    ).fetchone()[0]  # type: ignore[index]
+    conn.commit()
+    return guild, channel
+
+
+def create_games(conn: psycopg.Connection[Any], tag: str, count: int, starts_in: str) -> None:
+    """``count`` games titled ``tag`` starting ``starts_in`` (an SQL interval) from now."""
+    guild, channel = ensure_guild_channel(conn)
+    conn.execute(
+        "INSERT INTO game_sessions (guild_id, channel_id, title, scheduled_at, host_discord_id) "
+        "SELECT %s, %s, %s, now() + %s::interval, '3' FROM generate_series(1, %s)",
+        (guild, channel, tag, starts_in, count),
+    )
+    conn.commit()
+
+
+# Row i of n (0-based) goes to game i // PER_GAME with reminder_minutes MINUTES_BASE + i % PER_GAME.
+_INSERT_ROWS = """
+WITH games AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM game_sessions WHERE title = %(tag)s
+)
+INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time)
+SELECT games.id, %(base)s + i %% %(per)s, {due}
+  FROM generate_series(0, %(n)s - 1) AS i
+  JOIN games ON games.k = i / %(per)s
+"""
+
+DUE_AT = "%(due)s::timestamptz"
+DUE_SPREAD = "%(due)s::timestamptz + (i * %(span)s / %(n)s) * interval '1 second'"
+DUE_MONTHS_AHEAD = "now() + interval '60 days' + (i::float8 / %(n)s) * interval '120 days'"
+
+
+def insert_rows_only(
+    conn: psycopg.Connection[Any], tag: str, n: int, due_sql: str, **params: Any
+) -> float:
+    """Insert ``n`` rows for ``tag``'s games (already created) in one statement and commit.
+
+    Returns the wall-clock time (epoch seconds) at which the COMMIT returned.
+    """
+    conn.execute(
+        _INSERT_ROWS.format(due=due_sql),  # type: ignore[arg-type]
+        {"tag": tag, "base": MINUTES_BASE, "per": PER_GAME, "n": n, **params},
+    )
+    conn.commit()
+    return time.time()
+
+
+def insert_rows(
+    conn: psycopg.Connection[Any],
+    tag: str,
+    n: int,
+    due_sql: str,
+    *,
+    starts_in: str = "30 days",
+    **params: Any,
+) -> float:
+    """Create the games for ``n`` rows, then insert the rows (see :func:`insert_rows_only`)."""
+    create_games(conn, tag, -(-n // PER_GAME), starts_in)
+    return insert_rows_only(conn, tag, n, due_sql, **params)
+
+
+def rows_of(
+    conn: psycopg.Connection[Any], tag: str
+) -> list[tuple[str, datetime, datetime | None, bool, str | None]]:
+    """(id, notification_time, sent_at, sent, skip_reason) of every row of ``tag``'s games."""
+    cur = conn.execute(
+        "SELECT n.id::text, n.notification_time, n.sent_at, n.sent, n.skip_reason "
+        "FROM notification_schedule n JOIN game_sessions g ON g.id = n.game_id "
+        "WHERE g.title = %s",
+        (tag,),
+    )
+    return cur.fetchall()
+
+
+def server_version(url: str) -> str:
+    with connect(url) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
