@@ -41,3 +41,26 @@ def test_next_due_query_uses_partial_index(fresh_settings: Settings, table: str)
             (index, table),
         ).fetchone()
         assert size[0] * 20 < size[1]
+
+
+def test_claim_limits_before_joining(fresh_settings: Settings):
+    """The claim picks and locks a batch from the partial index before joining games: a join
+    before the LIMIT would join and sort every due row of a backlog."""
+    from gamesched.db import claims
+
+    with db_engine.connect(fresh_settings.libpq_url, autocommit=True) as conn:
+        game = seed_game(conn)
+        conn.execute(
+            "INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time) "
+            "SELECT %s, g, now() - interval '1 s' FROM generate_series(1, 20000) g",
+            (game,),
+        )
+        conn.execute("ANALYZE notification_schedule")
+        with conn.transaction():
+            plan = conn.execute("EXPLAIN ANALYZE " + claims.REMINDERS.claim_sql, (500,))
+            text = "\n".join(r[0] for r in plan.fetchall())
+        lines = text.splitlines()
+        cte = next(i for i, line in enumerate(lines) if "CTE c" in line)
+        assert "Limit" in lines[cte + 1] and "rows=500 " in lines[cte + 1], text
+        assert "ix_notification_schedule_due" in text
+        assert "external" not in text  # no on-disk sort

@@ -2,11 +2,11 @@
 
 Written once for every schedule table. The claim is the heart of the multi-replica guarantee:
 
-    SELECT ... FROM <table> t [JOIN ...]
-     WHERE NOT t.<done> AND t.<due> <= now()
-     ORDER BY t.<due>
-     LIMIT <batch>
-       FOR UPDATE OF t SKIP LOCKED
+    WITH c AS (SELECT * FROM <table>
+                WHERE NOT <done> AND <due> <= now()
+                ORDER BY <due> LIMIT <batch>
+                FOR UPDATE SKIP LOCKED)
+    SELECT ... FROM c [JOIN game_sessions ...] ORDER BY <due>
 
 Each replica locks a disjoint set of rows (rows another transaction holds are skipped, not
 waited for); the locks last until the claiming transaction commits the ``done`` flag, or vanish
@@ -35,7 +35,7 @@ class ScheduleTable:
     channel: str
     columns: str  # extra select list (alias ``t`` for the table)
     join: str = ""
-    lock_of: str = "t"
+    also_lock: str = ""  # a locking clause for the joined rows
     has_skip_reason: bool = True
 
     @property
@@ -52,13 +52,18 @@ class ScheduleTable:
 
     @property
     def claim_sql(self) -> str:
+        # Rows are chosen and locked from the schedule table alone (its partial index, LIMIT
+        # first), and only then joined: a join before the LIMIT made PostgreSQL join and sort
+        # every due row of a large backlog (124 ms per claim with 100,000 due).
         return (
+            f"WITH c AS ("
+            f"SELECT * FROM {self.name} "
+            f"WHERE NOT {self.done} AND {self.due} <= now() "
+            f"ORDER BY {self.due} LIMIT %s "
+            f"FOR UPDATE SKIP LOCKED) "
             f"SELECT t.id::text AS id, {self.columns} "
-            f"FROM {self.name} t {self.join} "
-            f"WHERE NOT t.{self.done} AND t.{self.due} <= now() "
-            f"ORDER BY t.{self.due} "
-            f"LIMIT %s "
-            f"FOR UPDATE OF {self.lock_of} SKIP LOCKED"
+            f"FROM c AS t {self.join} "
+            f"ORDER BY t.{self.due}{self.also_lock}"
         )
 
     @property
@@ -94,8 +99,9 @@ REMINDERS = ScheduleTable(
     join="JOIN game_sessions g ON g.id = t.game_id",
 )
 
-# The game row is locked too (skipping games an API transaction holds), so the legality check
-# and the status change see the same status, and the API's cancel never deadlocks against us.
+# The game row is locked too (skipping games an API transaction holds: those rows stay pending
+# and are retried), so the legality check and the status change see the same status, and the
+# API's cancel never deadlocks against us.
 STATUS = ScheduleTable(
     name="game_status_schedule",
     due="transition_time",
@@ -108,7 +114,7 @@ STATUS = ScheduleTable(
         "'target_status', t.target_status, 'transition_time', t.transition_time)::text AS body"
     ),
     join="JOIN game_sessions g ON g.id = t.game_id",
-    lock_of="t, g",
+    also_lock=" FOR UPDATE OF g SKIP LOCKED",
 )
 
 OUTBOX = ScheduleTable(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Fine below a second (timer accuracy), and still fine up to minutes (bursts drain for tens of
+# seconds; a 10 -> 30 -> 60 s gap made a p99 read from /metrics useless there).
 LATENESS_BUCKETS = (
     0.001,
     0.0025,
@@ -16,12 +18,22 @@ LATENESS_BUCKETS = (
     0.25,
     0.5,
     1,
-    2.5,
+    2,
+    3,
     5,
+    7.5,
     10,
+    15,
+    20,
     30,
+    45,
     60,
+    90,
+    120,
+    180,
     300,
+    600,
+    1800,
     3600,
 )
 
