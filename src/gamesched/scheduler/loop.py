@@ -120,12 +120,14 @@ class KindLoop:
         self.wake.clear()  # a NOTIFY from here on wakes the next wait
         claimed, due_left = await self._claim_and_publish(conn)
         self.metrics.last_loop.labels(self.kind.name).set(time.time())
-        if claimed:
-            if claimed == self.batch_size:  # a backlog: put more batches in flight
-                self._add_drainer()
+        if claimed == self.batch_size:  # a backlog: go again at once, more batches in flight
+            self._add_drainer()
             return 0.0
         if due_left:  # due rows exist but other claimers hold them all
             return LOCKED_RETRY_SECONDS
+        # A short batch took everything due when it began: ask for the next due time straight
+        # away rather than paying for an empty claim first (rows that fell due meanwhile come
+        # back as a delay of zero).
         seconds = await claims.seconds_until_next_due(conn, self.kind.table)
         if seconds is None:
             return self.max_wait
