@@ -40,9 +40,12 @@ class ScheduleTable:
 
     @property
     def next_due_sql(self) -> str:
+        # Rows that this process's batches are publishing right now are excluded: they are
+        # due, but asking again for them would only spin.
         return (
             f"SELECT extract(epoch FROM ("
             f"SELECT {self.due} FROM {self.name} WHERE NOT {self.done} "
+            f"AND id <> ALL(%s::uuid[]) "
             f"ORDER BY {self.due} LIMIT 1) - clock_timestamp())::float8"
         )
 
@@ -128,9 +131,12 @@ OUTBOX = ScheduleTable(
 )
 
 
-async def seconds_until_next_due(conn: AsyncConnection[Any], table: ScheduleTable) -> float | None:
-    """Seconds from the database's clock to the earliest not-done row (<= 0: due); None: none."""
-    cur = await conn.execute(table.next_due_sql)
+async def seconds_until_next_due(
+    conn: AsyncConnection[Any], table: ScheduleTable, *, exclude: Sequence[str] = ()
+) -> float | None:
+    """Seconds from the database's clock to the earliest not-done row not in ``exclude``
+    (<= 0: due); None: there is none."""
+    cur = await conn.execute(table.next_due_sql, (list(exclude),))
     row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 

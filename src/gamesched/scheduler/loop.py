@@ -1,9 +1,13 @@
 """The generic scheduler loop, one instance per schedule kind.
 
-Each turn claims up to a batch of due rows (``FOR UPDATE SKIP LOCKED``, in due order), publishes
-them all with publisher confirms (in flight together), marks the confirmed ones done in one
-statement and commits. When nothing is due it sleeps until the earliest of: the next due time (by
-the database's clock, no early buffer), a NOTIFY for its table, the longest sleep, or stop.
+A batch claims up to ``batch_size`` due rows (``FOR UPDATE SKIP LOCKED``, in due order),
+publishes them all with publisher confirms (in flight together), marks the confirmed ones done in
+one statement and commits. The loop starts a batch as soon as something is due and moves on once
+the batch has *claimed* its rows: while one batch waits for the broker's confirms (a quorum queue
+confirms after its log is synced), the next due rows are already being claimed by another, on a
+connection of its own, up to ``concurrency`` batches at once. When nothing is due it sleeps until
+the earliest of: the next due time (by the database's clock, no early buffer), a NOTIFY for its
+table, a batch finishing, the longest sleep, or stop.
 
 Why nothing is lost or sent twice: a row is marked done only in the transaction that holds its
 lock and only after the broker confirmed its message. If the process dies before the commit, the
@@ -32,7 +36,7 @@ from gamesched.scheduler.publishing import PublisherHolder
 log = logging.getLogger(__name__)
 
 LOCKED_RETRY_SECONDS = 0.05  # due rows exist but other replicas hold them all
-DUE_GAUGE_INTERVAL = 1.0
+DUE_GAUGE_INTERVAL = 1.0  # while draining a backlog, count what is due at most this often
 STATEMENT_TIMEOUT_MS = 30_000
 # A daemon that hangs mid-batch must not hold its row locks forever: the server ends the session
 # and the rows become claimable again (confirms time out well before this).
@@ -62,7 +66,7 @@ class KindLoop:
         self.metrics = metrics
         self.batch_size = batch_size
         self.max_wait = max_wait
-        self.concurrency = concurrency  # batches in flight at once while draining a backlog
+        self.concurrency = concurrency  # batches in flight at once
         self.clock = clock
         self.heartbeat = clock()
         self.published = 0
@@ -73,7 +77,12 @@ class KindLoop:
         self._stop_event = asyncio.Event()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._due_checked = 0.0
-        self._drainers: set[asyncio.Task[None]] = set()
+        self._batches: set[asyncio.Task[None]] = set()  # in flight, each on its own connection
+        self._idle: list[psycopg.AsyncConnection[Any]] = []  # connections for the next batches
+        self._in_flight: set[str] = set()  # ids claimed by batches not yet finished
+        self._backlog = False  # the last claim was full: claim again without asking
+        self._claim_first = False  # just woke up: claim before asking for the next due time
+        self._failed: BaseException | None = None  # a background batch's failure, to raise
         self._failures = FailureState(log, f"scheduler[{kind.name}]", kind=kind.name)
 
     def __repr__(self) -> str:
@@ -95,8 +104,10 @@ class KindLoop:
                 self.heartbeat = self.clock()
                 try:
                     delay = await self._turn()
-                    self._failures.ok("recovered")
-                    backoff.reset()
+                    if not self._batches and self._failed is None:
+                        # nothing in flight whose outcome is unknown, nothing failed: all is well
+                        self._failures.ok("recovered")
+                        backoff.reset()
                 except (psycopg.Error, OSError) as exc:
                     self._failures.failed(exc, "db_failed")
                     await self._drop_connection()
@@ -107,86 +118,136 @@ class KindLoop:
                     delay = backoff.next_delay()
                 if delay > 0 and not self._stopping:
                     await self._sleep(delay)
+                    # woken by the due time or a NOTIFY: most likely something is due now, so
+                    # claim straight away instead of asking first (the wake-up's fast path)
+                    self._claim_first = True
         finally:
-            if self._drainers:  # they finish their batch (the service bounds how long)
-                await asyncio.gather(*self._drainers, return_exceptions=True)
+            if self._batches:  # they finish (the service bounds how long)
+                await asyncio.gather(*self._batches, return_exceptions=True)
             await self._drop_connection()
+            for conn in self._idle:
+                await conn.close()
+            self._idle.clear()
 
     # -- one turn ------------------------------------------------------------------------------
 
     async def _turn(self) -> float:
-        """Claim and publish one batch; return how long to wait before the next turn."""
+        """Start a batch if something is due; return how long to wait before the next turn."""
+        self._raise_batch_failure()
         conn = await self._connection()
         self.wake.clear()  # a NOTIFY from here on wakes the next wait
-        claimed, due_left = await self._claim_and_publish(conn)
         self.metrics.last_loop.labels(self.kind.name).set(time.time())
-        if claimed == self.batch_size:  # a backlog: go again at once, more batches in flight
-            self._add_drainer()
+        if not (self._backlog or self._claim_first):
+            seconds = await claims.seconds_until_next_due(
+                conn, self.kind.table, exclude=list(self._in_flight)
+            )
+            if seconds is None:
+                return self.max_wait
+            if seconds > 0:
+                return min(seconds, self.max_wait)
+        elif self._backlog and self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL:
+            self._due_checked = self.clock()
+            due = await claims.count_due(conn, self.kind.table)
+            self.metrics.due.labels(self.kind.name).set(due)
+        if len(self._batches) >= self.concurrency:
+            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
-        if due_left:  # due rows exist but other claimers hold them all
-            return LOCKED_RETRY_SECONDS
-        # A short batch took everything due when it began: ask for the next due time straight
-        # away rather than paying for an empty claim first (rows that fell due meanwhile come
-        # back as a delay of zero).
-        seconds = await claims.seconds_until_next_due(conn, self.kind.table)
-        if seconds is None:
-            return self.max_wait
-        return min(max(seconds, 0.0), self.max_wait)
+        claim_first, self._claim_first = self._claim_first, False
+        claimed = await self._start_batch()
+        self._backlog = claimed == self.batch_size  # full: more is due, claim again at once
+        if claimed or self._backlog:
+            return 0.0
+        if claim_first:  # woken, but nothing was due after all: ask when the next row is
+            return 0.0
+        if self._batches:  # our own batches hold what is due: wait for one to finish
+            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
+            return 0.0
+        due = await claims.count_due(conn, self.kind.table)
+        self.metrics.due.labels(self.kind.name).set(due)
+        # due rows that other replicas (or an API transaction holding a game) have locked
+        return LOCKED_RETRY_SECONDS if due else 0.0
 
-    def _add_drainer(self) -> None:
-        self._drainers = {t for t in self._drainers if not t.done()}
-        if len(self._drainers) < self.concurrency - 1 and not self._stopping:
-            self._drainers.add(asyncio.create_task(self._drain(), name=f"drain-{self.kind.name}"))
+    async def _start_batch(self) -> int:
+        """Start a batch on a connection of its own; return how many rows it claimed, as soon as
+        it has claimed them (it goes on publishing in the background)."""
+        conn = self._idle.pop() if self._idle else await self._open_connection()
+        claimed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._batch(conn, claimed), name=f"batch-{self.kind.name}")
+        self._batches.add(task)
+        task.add_done_callback(self._batch_done)
+        count = await asyncio.shield(claimed)
+        if not count:  # an empty batch only commits: let it finish, it holds nothing
+            await asyncio.wait([task])
+        return count
 
-    async def _drain(self) -> None:
-        """Help through a backlog: claim full batches on a connection of its own until a claim
-        comes back short. Each batch is a transaction of its own, so a drainer has exactly the
-        loop's guarantees; with several in flight, a batch's round trips to PostgreSQL and the
-        broker's confirm latency overlap instead of adding up."""
-        conn: psycopg.AsyncConnection[Any] | None = None
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            if self._failed is None:
+                self._failed = task.exception()
+            self.wake.set()  # its rows are pending again: the loop must not sleep past them
+
+    def _raise_batch_failure(self) -> None:
+        """Surface, in the loop, the failure of a batch that ran in the background, so backoff,
+        reconnects and the one-line-per-state logging happen in one place."""
+        exc, self._failed = self._failed, None
+        if exc is not None:
+            raise exc
+
+    async def _batch(
+        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int]
+    ) -> None:
+        reusable = False
         try:
-            conn = await self._open_connection()
-            while not self._stopping:
-                claimed, _ = await self._claim_and_publish(conn)
-                if claimed < self.batch_size:
-                    return
-        except (psycopg.Error, OSError, errors.BrokerUnavailable) as exc:
-            # the main loop meets the same failure and logs it once; a drainer just stops
-            log.debug("drainer stopped: %s", exc, extra={"kind": self.kind.name})
+            await self._claim_and_publish(conn, claimed)
+            reusable = True
+        except Exception as exc:
+            if claimed.done():
+                raise  # after the claim: the loop raises it at its next turn
+            claimed.set_exception(exc)  # before: the loop hears of it at once
         finally:
-            if conn is not None:
+            if not claimed.done():
+                claimed.cancel()
+            if reusable and not self._stopping and len(self._idle) < self.concurrency:
+                self._idle.append(conn)
+            else:  # a connection whose transaction failed is not reused
                 await conn.close()
 
-    async def _claim_and_publish(self, conn: psycopg.AsyncConnection[Any]) -> tuple[int, int]:
-        """Process one batch. Returns (rows claimed, rows due but locked elsewhere if none)."""
+    async def _claim_and_publish(
+        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int]
+    ) -> None:
+        """One batch in one transaction. Resolves ``claimed`` once its rows are locked."""
         table = self.kind.table
-        async with conn.transaction():
-            rows = await claims.claim_due(conn, table, limit=self.batch_size)
-            if not rows:
-                due = await claims.count_due(conn, table)
-                self.metrics.due.labels(self.kind.name).set(due)
-                return 0, due
-            started = time.perf_counter()
-            planned = self.kind.plan(rows)
-            to_send = [p for p in planned if p.message is not None]
-            results = await self.publisher.publish_many([p.message for p in to_send if p.message])
-            confirmed = {p.row_id for p, ok in zip(to_send, results, strict=True) if ok}
-            failed = len(to_send) - len(confirmed)
-            if failed and self.kind.all_or_nothing:
-                raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} not confirmed")
-            done_ok = [p for p in planned if p.message is None or p.row_id in confirmed]
-            if self.kind.apply is not None:
-                await self.kind.apply(conn, done_ok)
-            lateness = await claims.mark_done(
-                conn, table, done=[(p.row_id, p.skip_reason) for p in done_ok]
-            )
+        ids: list[str] = []
+        try:
+            async with conn.transaction():
+                rows = await claims.claim_due(conn, table, limit=self.batch_size)
+                ids = [row["id"] for row in rows]
+                self._in_flight.update(ids)
+                claimed.set_result(len(rows))
+                if not rows:
+                    return
+                started = time.perf_counter()
+                planned = self.kind.plan(rows)
+                to_send = [p for p in planned if p.message is not None]
+                results = await self.publisher.publish_many(
+                    [p.message for p in to_send if p.message]
+                )
+                confirmed = {p.row_id for p, ok in zip(to_send, results, strict=True) if ok}
+                failed = len(to_send) - len(confirmed)
+                if failed and self.kind.all_or_nothing:
+                    raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} not confirmed")
+                done_ok = [p for p in planned if p.message is None or p.row_id in confirmed]
+                if self.kind.apply is not None:
+                    await self.kind.apply(conn, done_ok)
+                lateness = await claims.mark_done(
+                    conn, table, done=[(p.row_id, p.skip_reason) for p in done_ok]
+                )
+        finally:
+            self._in_flight.difference_update(ids)
         self._record(planned, confirmed, failed, lateness, time.perf_counter() - started)
         if failed:
             raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} messages not confirmed")
-        if self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL:
-            self._due_checked = self.clock()
-            self.metrics.due.labels(self.kind.name).set(await claims.count_due(conn, table))
-        return len(rows), 0
 
     def _record(
         self,
