@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import datetime
 
+from gamesched.events import schemas
 from gamesched.scheduler.service import SchedulerService
 from gamesched.settings import Settings
 from tests.scheduler._helpers import (
@@ -45,6 +46,7 @@ async def test_idle_daemon_wakes_on_notify(sched_settings: Settings, service: Sc
         assert msg.body["game_id"] == game
         assert msg.body["notification_id"] == row_id
         assert msg.body["reminder_minutes"] == 1
+        assert set(msg.body) == set(schemas.REMINDER_DUE_FIELDS)
         for key in ("scheduled_at", "notification_time"):
             assert datetime.fromisoformat(msg.body[key]).tzinfo is not None
         await wait_until(
@@ -127,6 +129,7 @@ async def test_status_transition_applies_in_same_transaction(
             (game, "COMPLETED"),
         ]
         assert all(m.routing_key == "game.status_transition_due" for m in msgs)
+        assert all(set(m.body) == set(schemas.STATUS_TRANSITION_DUE_FIELDS) for m in msgs)
         await wait_until(
             lambda: fetch_one(conn, "SELECT bool_and(executed) FROM game_status_schedule"),
             5,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gamesched import errors, rules
 from gamesched.db import game_rows, guilds, models, outbox, roster, schedule
+from gamesched.events import schemas
 
 _UNSET: Any = object()
 _FINISHED = (rules.GameStatus.COMPLETED.value, rules.GameStatus.CANCELLED.value)
@@ -67,7 +68,7 @@ def create_game(
     session.add(game)
     session.flush()
     schedule.sync_schedule(session, game=game, channel=channel, guild=guild, now=now)
-    outbox.add_game_event(session, routing_key=outbox.GAME_CREATED, game_id=game.id)
+    outbox.add_game_event(session, routing_key=schemas.GAME_CREATED, game_id=game.id)
     return game_rows.GameRow(game, channel, guild)
 
 
@@ -123,7 +124,7 @@ def update_game(
         schedule.sync_schedule(session, game=game, channel=row.channel, guild=row.guild, now=now)
     if before is not None:
         roster.promote_after_change(session, game=game, before=before)
-    outbox.add_game_event(session, routing_key=outbox.GAME_UPDATED, game_id=game.id)
+    outbox.add_game_event(session, routing_key=schemas.GAME_UPDATED, game_id=game.id)
     return row
 
 
@@ -138,7 +139,7 @@ def cancel_game(
     row.game.updated_at = now
     session.flush()
     schedule.remove_pending(session, game_id=row.game.id)
-    outbox.add_game_event(session, routing_key=outbox.GAME_CANCELLED, game_id=row.game.id)
+    outbox.add_game_event(session, routing_key=schemas.GAME_CANCELLED, game_id=row.game.id)
     return row
 
 
@@ -153,7 +154,9 @@ def delete_game(session: Session, *, game_id: uuid.UUID, guild_scope: uuid.UUID 
     }
     session.execute(delete(models.GameSession).where(models.GameSession.id == row.game.id))
     session.expunge(row.game)
-    outbox.add_event(session, routing_key=outbox.GAME_DELETED, game_id=row.game.id, payload=payload)
+    outbox.add_event(
+        session, routing_key=schemas.GAME_DELETED, game_id=row.game.id, payload=payload
+    )
 
 
 def encode_cursor(game: models.GameSession) -> str:

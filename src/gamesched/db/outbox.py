@@ -12,12 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gamesched.db import models
-
-GAME_CREATED = "game.created"
-GAME_UPDATED = "game.updated"
-GAME_CANCELLED = "game.cancelled"
-GAME_DELETED = "game.deleted"
-ROSTER_CHANGED = "game.roster_changed"
+from gamesched.events import schemas
 
 
 def add_event(
@@ -41,7 +36,7 @@ def add_roster_event(
     """``game.roster_changed`` for one user; ``action`` is joined/waitlisted/left/promoted."""
     add_event(
         session,
-        routing_key=ROSTER_CHANGED,
+        routing_key=schemas.ROSTER_CHANGED,
         game_id=game_id,
         payload={"game_id": str(game_id), "discord_user_id": discord_user_id, "action": action},
     )

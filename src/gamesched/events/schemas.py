@@ -13,18 +13,6 @@ GAME_CANCELLED = "game.cancelled"
 GAME_DELETED = "game.deleted"
 ROSTER_CHANGED = "game.roster_changed"
 
-ROUTING_KEYS = frozenset(
-    {
-        REMINDER_DUE,
-        STATUS_TRANSITION_DUE,
-        GAME_CREATED,
-        GAME_UPDATED,
-        GAME_CANCELLED,
-        GAME_DELETED,
-        ROSTER_CHANGED,
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:

@@ -27,9 +27,6 @@ class Names:
     def dead_letter_queue(self) -> str:
         return f"{self.exchange}.dlq"
 
-    def retry_queue(self, suffix: str) -> str:
-        return f"{self.exchange}.retry.{suffix}"
-
 
 async def declare(channel: AbstractChannel, names: Names) -> AbstractExchange:
     """Declare the exchange, the bot's queue and the dead-letter queue; return the exchange."""

@@ -74,7 +74,6 @@ class KindLoop:
         self.batches = 0
         self.connected = False
         self._stopping = False
-        self._stop_event = asyncio.Event()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._due_checked = 0.0
         self._batches: set[asyncio.Task[None]] = set()  # in flight, each on its own connection
@@ -94,7 +93,6 @@ class KindLoop:
     def stop(self) -> None:
         """Stop claiming. A batch in flight finishes; idempotent."""
         self._stopping = True
-        self._stop_event.set()
         self.wake.set()
 
     async def run(self) -> None:
