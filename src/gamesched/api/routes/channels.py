@@ -43,8 +43,6 @@ def configure_channel(
 ) -> schemas.ChannelOut:
     """Change the name or the reminder override (``null``: inherit the guild's again)."""
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None:
-        del changes["name"]
     channel = guilds.update_channel(
         session,
         discord_channel_id=discord_channel_id,
