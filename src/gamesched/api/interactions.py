@@ -39,8 +39,8 @@ PONG = 1
 CHANNEL_MESSAGE = 4
 EPHEMERAL = 64
 
-#: How far X-Signature-Timestamp may be from our clock, either way (Discord's own clients retry
-#: within seconds; five minutes leaves room for clock skew and nothing for a replay a day later).
+#: How far X-Signature-Timestamp may be from our clock, either way: Discord signs a request as
+#: it sends it, so this is room for clock skew, and none for a replay a day later.
 MAX_SKEW_SECONDS = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 #: The API's own snowflake check (ASCII digits only: ``str.isdigit`` accepts '²' and '٣').
