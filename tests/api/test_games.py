@@ -75,6 +75,44 @@ def test_completion_uses_the_guild_default_duration(client: Api, db_session: Ses
     assert completed["transition_time"] == start + timedelta(minutes=45)
 
 
+def test_guild_duration_change_replans_completion_of_inheriting_games(
+    client: Api, db_session: Session
+) -> None:
+    client.setup_guild(default_duration_minutes=120)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    inherits = client.create_game(scheduled_at=start.isoformat(), expected_duration_minutes=None)
+    own = client.create_game(scheduled_at=start.isoformat(), expected_duration_minutes=90)
+    started = client.create_game(scheduled_at=start.isoformat(), expected_duration_minutes=None)
+    # As the scheduler leaves a game that has started: IN_PROGRESS, its start executed.
+    db_session.execute(
+        text("UPDATE game_sessions SET status = 'IN_PROGRESS' WHERE id = :g"), {"g": started["id"]}
+    )
+    db_session.execute(
+        text(
+            "UPDATE game_status_schedule SET executed = true, executed_at = now() "
+            "WHERE game_id = :g AND target_status = 'IN_PROGRESS'"
+        ),
+        {"g": started["id"]},
+    )
+
+    resp = client.http.patch(f"/api/v1/guilds/{GUILD}", json={"default_duration_minutes": 45})
+    assert resp.status_code == 200, resp.text
+
+    for game in (inherits, started):
+        rows = transition_rows(db_session, game["id"])
+        assert rows["COMPLETED"]["transition_time"] == start + timedelta(minutes=45)
+        assert rows["COMPLETED"]["executed"] is False
+        assert rows["IN_PROGRESS"]["transition_time"] == start
+    assert transition_rows(db_session, started["id"])["IN_PROGRESS"]["executed"] is True
+    assert transition_rows(db_session, own["id"])["COMPLETED"]["transition_time"] == start + (
+        timedelta(minutes=90)
+    )
+    # Changing something else does not touch the schedule.
+    client.http.patch(f"/api/v1/guilds/{GUILD}", json={"name": "renamed"})
+    rows = transition_rows(db_session, inherits["id"])
+    assert rows["COMPLETED"]["transition_time"] == start + timedelta(minutes=45)
+
+
 def test_reminder_inheritance_game_then_channel_then_guild(
     client: Api, db_session: Session
 ) -> None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gamesched.api import app as api_app
 from gamesched.settings import Settings
-from tests.api.conftest import Api, auth
+from tests.api.conftest import Api, auth, serve
 
 
 def join(api: Api, game_id: str, user: str) -> Any:
@@ -90,21 +88,8 @@ def test_leave_unknown_player_or_game_is_404(client: Api) -> None:
 @pytest.fixture
 def server(live: Api, fresh_settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on an ephemeral port: real parallel HTTP requests."""
-    config = uvicorn.Config(
-        api_app.create_app(fresh_settings), host="127.0.0.1", port=0, log_config=None
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn died"
-        time.sleep(0.01)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(api_app.create_app(fresh_settings)) as url:
+        yield url
 
 
 def test_parallel_joins_never_overbook_the_last_seats(live: Api, server: str) -> None:

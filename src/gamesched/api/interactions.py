@@ -1,15 +1,20 @@
 """Discord's signed HTTP interactions: PING, and the Join/Leave buttons of an announcement.
 
 The signature (Ed25519 over timestamp + body, with ``DISCORD_PUBLIC_KEY``) is the only
-authentication; without a configured key every request is refused. Button clicks go through
-the same data-access functions as the HTTP API, in one transaction, and every outcome (joined,
-full, already in, gone) is an ephemeral reply: Discord never sees a 4xx or 5xx for a click.
+authentication; without a configured key every request is refused. A signed request is only
+valid while its ``X-Signature-Timestamp`` is within :data:`MAX_SKEW_SECONDS` of our clock, so a
+captured click cannot be replayed later. Button clicks go through the same data-access functions
+as the HTTP API, in one transaction, scoped to the guild the click came from, and every outcome
+(joined, full, already in, gone, wrong server) is an ephemeral reply: Discord never sees a 4xx
+or 5xx for a click.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import uuid
 from typing import Any
 
@@ -21,8 +26,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
 from gamesched import errors
-from gamesched.api import deps
-from gamesched.db import roster
+from gamesched.api import deps, schemas
+from gamesched.api.errors import error_response
+from gamesched.db import guilds, roster
 
 log = logging.getLogger("gamesched.api.interactions")
 router = APIRouter(tags=["discord"])
@@ -32,6 +38,34 @@ COMPONENT = 3
 PONG = 1
 CHANNEL_MESSAGE = 4
 EPHEMERAL = 64
+
+#: How far X-Signature-Timestamp may be from our clock, either way: Discord signs a request as
+#: it sends it, so this is room for clock skew, and none for a replay a day later.
+MAX_SKEW_SECONDS = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+#: The API's own snowflake check (ASCII digits only: ``str.isdigit`` accepts '²' and '٣').
+_SNOWFLAKE = re.compile(schemas.SNOWFLAKE_PATTERN)
+
+
+def fresh(timestamp: str, *, now: float) -> bool:
+    """True if ``timestamp`` is whole seconds since the epoch within MAX_SKEW_SECONDS of now."""
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    return abs(now - int(timestamp)) <= MAX_SKEW_SECONDS
+
+
+def snowflake(value: object) -> str | None:
+    return value if isinstance(value, str) and _SNOWFLAKE.fullmatch(value) else None
+
+
+def parse_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None if it is not one (including nesting too deep for the
+    parser: ``json`` raises RecursionError there, which must not become a 500)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def verify(public_key_hex: str | None, *, signature: str, timestamp: str, body: bytes) -> bool:
@@ -53,10 +87,7 @@ def _reply(content: str) -> JSONResponse:
 def _user_id(payload: dict[str, Any]) -> str | None:
     member = payload.get("member")
     user = member.get("user") if isinstance(member, dict) else payload.get("user")
-    user_id = user.get("id") if isinstance(user, dict) else None
-    return (
-        user_id if isinstance(user_id, str) and user_id.isdigit() and len(user_id) <= 20 else None
-    )
+    return snowflake(user.get("id") if isinstance(user, dict) else None)
 
 
 def parse_custom_id(custom_id: object) -> tuple[str, uuid.UUID] | None:
@@ -72,37 +103,50 @@ def parse_custom_id(custom_id: object) -> tuple[str, uuid.UUID] | None:
         return None
 
 
-def _click(session: orm.Session, action: str, game_id: uuid.UUID, user_id: str) -> str:
+def _click(
+    session: orm.Session, action: str, game_id: uuid.UUID, user_id: str, discord_guild_id: str
+) -> str:
+    # The click is scoped to the guild it came from, like a guild token: a game of another
+    # guild (or a guild we do not know) is simply not found, and nothing changes.
+    guild = guilds.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=None)
     if action == "join":
-        entry = roster.join(session, game_id=game_id, guild_scope=None, discord_user_id=user_id)
+        entry = roster.join(session, game_id=game_id, guild_scope=guild.id, discord_user_id=user_id)
         if entry.state == "confirmed":
             return "You're in! See you there."
         return f"The game is full: you're on the waitlist (#{entry.position} in line)."
-    roster.leave(session, game_id=game_id, guild_scope=None, discord_user_id=user_id)
+    roster.leave(session, game_id=game_id, guild_scope=guild.id, discord_user_id=user_id)
     return "You've left the game."
+
+
+def _refuse(request: Request, status: int, message: str) -> JSONResponse:
+    return error_response(request, status, [{"field": None, "message": message}])
 
 
 @router.post(
     "/discord/interactions",
-    responses={401: {"description": "bad or missing signature"}},
+    responses={
+        400: {"model": schemas.ErrorOut, "description": "the body is not a JSON object"},
+        401: {"model": schemas.ErrorOut, "description": "bad, missing or stale signature"},
+    },
     include_in_schema=True,
 )
 def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
     """Discord's interactions endpoint (signed with Ed25519)."""
+    timestamp = request.headers.get("x-signature-timestamp", "")
+    # Checked first, before the signature and anything else: a stale request costs nothing.
+    if not fresh(timestamp, now=time.time()):
+        return _refuse(request, 401, "stale or missing X-Signature-Timestamp")
     ok = verify(
         request.app.state.settings.discord_public_key,
         signature=request.headers.get("x-signature-ed25519", ""),
-        timestamp=request.headers.get("x-signature-timestamp", ""),
+        timestamp=timestamp,
         body=body,
     )
     if not ok:
-        return JSONResponse({"detail": "invalid request signature"}, status_code=401)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return JSONResponse({"detail": "body is not JSON"}, status_code=400)
-    if not isinstance(payload, dict):
-        return JSONResponse({"detail": "body is not a JSON object"}, status_code=400)
+        return _refuse(request, 401, "invalid request signature")
+    payload = parse_object(body)
+    if payload is None:
+        return _refuse(request, 400, "the body is not a JSON object")
     if payload.get("type") == PING:
         return JSONResponse({"type": PONG})
     if payload.get("type") != COMPONENT:
@@ -112,17 +156,26 @@ def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
     user_id = _user_id(payload)
     if parsed is None or user_id is None:
         return _reply("Sorry, I don't understand that button.")
-    return _reply(_handle_click(request.app.state.sessionmaker, *parsed, user_id))
+    discord_guild_id = snowflake(payload.get("guild_id"))
+    if discord_guild_id is None:
+        return _reply("Game buttons only work in the server where the game was announced.")
+    return _reply(_handle_click(request.app.state.sessionmaker, *parsed, user_id, discord_guild_id))
 
 
 def _handle_click(
-    factory: orm.sessionmaker[orm.Session], action: str, game_id: uuid.UUID, user_id: str
+    factory: orm.sessionmaker[orm.Session],
+    action: str,
+    game_id: uuid.UUID,
+    user_id: str,
+    discord_guild_id: str,
 ) -> str:
     try:
         with factory.begin() as session:
-            return _click(session, action, game_id, user_id)
-    except errors.NotFound:
-        return "That game (or your place in it) no longer exists."
+            return _click(session, action, game_id, user_id, discord_guild_id)
+    except errors.NotFound as exc:
+        if exc.field in ("game_id", "discord_guild_id"):
+            return "That game no longer exists, or it belongs to another server."
+        return "You're not in that game."
     except errors.Conflict as exc:
         if action == "join" and exc.field == "discord_user_id":
             return "You've already joined this game."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -71,7 +71,9 @@ def _storable(value: str) -> str:
 Name = Annotated[str, StringConstraints(max_length=100), AfterValidator(_storable)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable)]
 Description = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_storable)]
-Minutes = Annotated[int, Field(strict=True, ge=0, le=rules.MAX_REMINDER_MINUTES)]
+#: At least 1: a reminder "0 minutes before" is due when the game starts, which is exactly
+#: when reminders expire, so it could never be delivered.
+Minutes = Annotated[int, Field(strict=True, ge=1, le=rules.MAX_REMINDER_MINUTES)]
 Duration = Annotated[int, Field(strict=True, ge=1, le=rules.MAX_REMINDER_MINUTES)]
 MaxPlayers = Annotated[int, Field(strict=True, ge=1, le=1000)]
 
@@ -86,7 +88,7 @@ ReminderMinutes = Annotated[
     list[Minutes],
     Field(
         max_length=rules.MAX_REMINDERS,
-        description="minutes before the start, whole numbers 0-525600, at most 10, unique",
+        description="minutes before the start, whole numbers 1-525600, at most 10, unique",
         json_schema_extra={"uniqueItems": True},
     ),
     AfterValidator(_unique),
@@ -97,6 +99,22 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _not_null(value: object) -> object:
+    if value is None:
+        raise ValueError("must not be null (leave the field out to keep its value)")
+    return value
+
+
+NotNull = BeforeValidator(_not_null)
+
+
+def keep() -> Any:
+    """The default of a PATCH field that may be left out but not set to null
+    (``name: Annotated[T, NotNull] = keep()``); its OpenAPI schema is a plain, non-nullable T."""
+    # A default_factory (unlike a plain default) is not written into the schema as null.
+    return Field(default_factory=lambda: None)
+
+
 class GuildIn(_In):
     discord_guild_id: Snowflake
     name: Name = ""
@@ -105,9 +123,9 @@ class GuildIn(_In):
 
 
 class GuildPatch(_In):
-    name: Name | None = None
-    reminder_minutes: ReminderMinutes | None = None
-    default_duration_minutes: Duration | None = None
+    name: Annotated[Name, NotNull] = keep()
+    reminder_minutes: Annotated[ReminderMinutes, NotNull] = keep()
+    default_duration_minutes: Annotated[Duration, NotNull] = keep()
 
 
 class GuildOut(BaseModel):
@@ -126,7 +144,7 @@ class ChannelIn(_In):
 
 
 class ChannelPatch(_In):
-    name: Name | None = None
+    name: Annotated[Name, NotNull] = keep()
     reminder_minutes: ReminderMinutes | None = Field(
         default=None, description="null: inherit the guild's"
     )
@@ -152,15 +170,16 @@ class GameIn(_In):
 
 
 class GamePatch(_In):
-    """Only the fields present change; ``null`` clears the nullable ones."""
+    """Only the fields present change; ``null`` clears the nullable ones (description,
+    duration, max_players, reminder_minutes) and is refused for the others."""
 
-    title: Title | None = None
+    title: Annotated[Title, NotNull] = keep()
     description: Description | None = None
-    scheduled_at: Time | None = None
+    scheduled_at: Annotated[Time, NotNull] = keep()
     expected_duration_minutes: Duration | None = None
     max_players: MaxPlayers | None = None
     reminder_minutes: ReminderMinutes | None = None
-    host_discord_id: Snowflake | None = None
+    host_discord_id: Annotated[Snowflake, NotNull] = keep()
 
 
 class ParticipantOut(BaseModel):

@@ -93,6 +93,9 @@ def update_game(
     unknown = set(changes) - allowed
     if unknown:
         raise errors.InvalidInput(f"cannot change {sorted(unknown)}", field=sorted(unknown)[0])
+    for name in ("title", "scheduled_at", "host_discord_id"):
+        if name in changes and changes[name] is None:
+            raise errors.InvalidInput(f"{name}: must not be null", field=name)
     row = game_rows.get_game(session, game_id=game_id, guild_scope=guild_scope, lock=True)
     game = row.game
     if game.status in _FINISHED:
@@ -103,9 +106,6 @@ def update_game(
         changes["scheduled_at"] = _require_future(changes["scheduled_at"], now)
     if changes.get("reminder_minutes") is not None:
         changes["reminder_minutes"] = list(rules.validate_minutes(changes["reminder_minutes"]))
-    for name in ("title", "scheduled_at", "host_discord_id"):
-        if name in changes and changes[name] is None:
-            raise errors.InvalidInput(f"{name}: must not be null", field=name)
 
     replan = any(
         name in changes and changes[name] != getattr(game, name)
@@ -169,7 +169,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, game_id = json.loads(raw)
         return rules.require_aware(datetime.fromisoformat(when)), uuid.UUID(game_id)
-    except (ValueError, TypeError, binascii.Error, errors.InvalidInput):
+    # OverflowError: a tampered time near year 1 or 9999 whose offset moves it out of range
+    except (ValueError, TypeError, OverflowError, binascii.Error, errors.InvalidInput):
         raise errors.InvalidInput(
             "cursor: not a cursor this API returned", field="cursor"
         ) from None

@@ -112,8 +112,13 @@ def get_channel(
         stmt = stmt.with_for_update(of=models.Channel)
     row = session.execute(stmt).first()
     if row is None or (guild_scope is not None and row.Guild.id != guild_scope):
-        raise errors.NotFound("channel not found", field="discord_channel_id")
+        raise _channel_not_found()
     return row.Channel, row.Guild
+
+
+def _channel_not_found() -> errors.NotFound:
+    """The one answer for a channel the caller may not see, whether or not it exists."""
+    return errors.NotFound("channel not found", field="discord_channel_id")
 
 
 def create_channel(
@@ -125,6 +130,8 @@ def create_channel(
     name: str,
     reminder_minutes: Sequence[int] | None,
 ) -> models.Channel:
+    """Register a channel of a guild. Already registered: Conflict, except for a guild-scoped
+    caller when another guild owns it: NotFound, the same as for a channel it may not see."""
     guild = get_guild(session, discord_guild_id=discord_guild_id, guild_scope=guild_scope)
     minutes = None if reminder_minutes is None else list(rules.validate_minutes(reminder_minutes))
     channel_id = session.scalar(
@@ -139,6 +146,15 @@ def create_channel(
         .returning(models.Channel.id)
     )
     if channel_id is None:
+        owner = session.scalar(
+            select(models.Channel.guild_id).where(
+                models.Channel.discord_channel_id == discord_channel_id
+            )
+        )
+        if guild_scope is not None and owner not in (None, guild_scope):
+            # Another guild's channel: a guild token learns nothing about it (not even that it
+            # is registered), exactly as for any other id it may not see.
+            raise _channel_not_found()
         raise errors.Conflict(
             f"channel {discord_channel_id} is already registered", field="discord_channel_id"
         )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+import logging
 
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from gamesched import discord_rest, errors
 from gamesched.api import deps, schemas
+from gamesched.api.errors import RETRY_AFTER_SECONDS
 from gamesched.db import guilds, models
+from gamesched.settings import Settings
+
+log = logging.getLogger("gamesched.api.channels")
 
 router = APIRouter(prefix="/api/v1", tags=["channels"], responses=schemas.API_ERRORS)
 
@@ -21,16 +29,62 @@ def _out(channel: models.Channel) -> schemas.ChannelOut:
 
 
 @router.post("/guilds/{discord_guild_id}/channels", status_code=status.HTTP_201_CREATED)
-def add_channel(
+async def add_channel(
     discord_guild_id: deps.GuildIdPath,
     body: schemas.ChannelIn,
     session: deps.DbSession,
     caller: deps.Caller,
+    request: Request,
 ) -> schemas.ChannelOut:
-    channel = guilds.create_channel(
-        session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id, **body.model_dump()
+    """Register a channel of the guild. With a bot token configured, Discord must first confirm
+    that the channel belongs to this guild (422 if it does not, 503 if Discord cannot be asked).
+    A channel another guild registered is a 404 for a guild token, a 409 for an admin."""
+    # Async so that the Discord call is awaited on the event loop rather than holding a worker
+    # thread for up to its timeout; the (sync) database work runs in the threadpool as usual.
+    await run_in_threadpool(
+        guilds.get_guild, session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id
+    )
+    settings: Settings = request.app.state.settings
+    if settings.discord_token is not None:
+        # Nothing is written yet: end the read-only transaction so that no pooled connection
+        # sits idle in it while Discord answers.
+        await run_in_threadpool(session.commit)
+        await _check_with_discord(settings, discord_guild_id, body.discord_channel_id)
+    channel = await run_in_threadpool(
+        guilds.create_channel,
+        session,
+        discord_guild_id=discord_guild_id,
+        guild_scope=caller.guild_id,
+        **body.model_dump(),
     )
     return _out(channel)
+
+
+async def _check_with_discord(settings: Settings, discord_guild_id: str, channel_id: str) -> None:
+    assert settings.discord_token is not None
+    try:
+        owner = await discord_rest.channel_guild_id(
+            api_base=settings.discord_api_base, token=settings.discord_token, channel_id=channel_id
+        )
+    except discord_rest.DiscordUnavailable as exc:
+        log.warning(
+            "channel check failed: %s", exc.message, extra={"action": "api.discord_unavailable"}
+        )
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="Discord cannot be asked about this channel now; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+    if owner is None:
+        raise errors.InvalidInput(
+            f"Discord has no channel {channel_id} that the bot can see",
+            field="discord_channel_id",
+        )
+    if owner != discord_guild_id:
+        raise errors.InvalidInput(
+            f"channel {channel_id} is not a channel of guild {discord_guild_id} on Discord",
+            field="discord_channel_id",
+        )
 
 
 @router.patch("/channels/{discord_channel_id}")
@@ -43,8 +97,6 @@ def configure_channel(
 ) -> schemas.ChannelOut:
     """Change the name or the reminder override (``null``: inherit the guild's again)."""
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None:
-        del changes["name"]
     channel = guilds.update_channel(
         session,
         discord_channel_id=discord_channel_id,

@@ -45,7 +45,7 @@ def configure_guild(
     now: deps.Now,
 ) -> schemas.GuildOut:
     """Change name, reminders or default duration; games that inherit them are re-planned."""
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = body.model_dump(exclude_unset=True)
     guild = guilds.update_guild(
         session,
         discord_guild_id=discord_guild_id,

@@ -1,0 +1,1 @@
+"""Fakes of the outside world (Discord) for tests: local servers that record requests."""
