@@ -15,8 +15,12 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import orm
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gamesched import errors
+from gamesched.api import errors as api_errors
 from gamesched.api import schemas
 from gamesched.db import tokens
 
@@ -83,3 +87,59 @@ async def get_raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(get_raw_body)]
+
+
+class BearerGate:
+    """Refuses a request under ``prefix`` that carries no bearer token at all (401) before the
+    route reads or parses its body; the token itself is checked by ``get_principal``, which
+    FastAPI resolves before it validates the body."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                request = Request(scope)
+                exc = errors.Unauthorized("an Authorization: Bearer <token> header is required")
+                response = await api_errors.on_gamesched_error(request, exc)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a request body over its path's cap, before more of it is read: at once when
+    ``Content-Length`` announces it, else as soon as the streamed bytes pass the cap (so at
+    most one more chunk than the cap is ever held)."""
+
+    def __init__(self, app: ASGIApp, default: int, caps: dict[str, int]) -> None:
+        self.app = app
+        self.default = default
+        self.caps = caps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = self.caps.get(scope["path"], self.default)
+        too_large = HTTPException(413, f"the request body is over {cap} bytes")
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > cap:
+            response = await api_errors.on_http_error(Request(scope), too_large)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    raise too_large  # the app's error handler answers 413
+            return message
+
+        await self.app(scope, limited, send)
