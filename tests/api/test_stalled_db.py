@@ -65,6 +65,7 @@ def test_stalled_database_answers_503_quickly_and_recovers(
         assert http.get("/api/v1/games").status_code == 200  # the pool holds live connections
 
         proxy.stall()
+        connections_before = proxy.connections
         # Work keeps arriving during the outage: reads, writes and probes, some at once.
         for path in ("/api/v1/games", "/readyz"):
             resp, took = timed_get(http, path)
@@ -79,6 +80,8 @@ def test_stalled_database_answers_503_quickly_and_recovers(
         assert [r.status_code for r in writes] == [503] * 6
         assert time.monotonic() - start < 2 * ANSWER_WITHIN
         assert http.get("/healthz").status_code == 200  # the process itself is fine
+        # Bounded load: at most a reconnect attempt or two per request, no retry storm.
+        assert proxy.connections - connections_before <= 2 * 8
 
         proxy.resume()
         deadline = time.monotonic() + 30
