@@ -3,6 +3,9 @@
 One database session per request; it commits after the route function returns and before the
 response is sent (``scope="function"``), so a failed commit becomes an error answer rather than
 a success the database never saw.
+
+Two plain ASGI middlewares run before any route reads a body: ``BearerGate`` (no token, 401)
+and ``BodyLimit`` (413 past the cap).
 """
 
 from __future__ import annotations
