@@ -4,12 +4,14 @@ One database session per request; it commits after the route function returns an
 response is sent (``scope="function"``), so a failed commit becomes an error answer rather than
 a success the database never saw.
 
-Two plain ASGI middlewares run before any route reads a body: ``BearerGate`` (no token, 401)
-and ``BodyLimit`` (413 past the cap).
+Two plain ASGI middlewares run before any route reads a body: ``BearerGate`` (checks the token:
+401) and ``BodyLimit`` (413 past the cap).
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,8 +20,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import orm
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gamesched import errors
@@ -45,9 +50,13 @@ _bearer = HTTPBearer(auto_error=False, description="an API token from `gamesched
 
 
 def get_principal(
+    request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tokens.Principal:
+    principal = getattr(request.state, "principal", None)
+    if isinstance(principal, tokens.Principal):
+        return principal  # checked by BearerGate before the body was read
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise errors.Unauthorized("an Authorization: Bearer <token> header is required")
     return tokens.authenticate(session, token=credentials.credentials)
@@ -93,9 +102,9 @@ RawBody = Annotated[bytes, Depends(get_raw_body)]
 
 
 class BearerGate:
-    """Refuses a request under ``prefix`` that carries no bearer token at all (401) before the
-    route reads or parses its body; the token itself is checked by ``get_principal``, which
-    FastAPI resolves before it validates the body."""
+    """Checks the bearer token of every request under ``prefix`` before the route reads or
+    parses its body: a missing, unknown or revoked token is 401 at once, whatever the body.
+    The principal is left in ``request.state`` for ``get_principal``."""
 
     def __init__(self, app: ASGIApp, prefix: str) -> None:
         self.app = app
@@ -103,14 +112,34 @@ class BearerGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
-            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                request = Request(scope)
-                exc = errors.Unauthorized("an Authorization: Bearer <token> header is required")
+            request = Request(scope)
+            response: Response | None = None
+            try:
+                request.state.principal = await run_in_threadpool(_authenticate, request)
+            except errors.GameschedError as exc:
                 response = await api_errors.on_gamesched_error(request, exc)
+            except SQLAlchemyError as exc:
+                response = await api_errors.on_database_error(request, exc)
+            if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _authenticate(request: Request) -> tokens.Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthorized("an Authorization: Bearer <token> header is required")
+    with _request_session(request) as session:
+        return tokens.authenticate(session, token=token.strip())
+
+
+@contextlib.contextmanager
+def _request_session(request: Request) -> Iterator[orm.Session]:
+    """``get_session`` outside FastAPI's injection, honouring an override of it (the API tests
+    run each request inside the test's own transaction)."""
+    provider = request.app.dependency_overrides.get(get_session, get_session)
+    yield from provider(*((request,) if inspect.signature(provider).parameters else ()))
 
 
 class BodyLimit:
