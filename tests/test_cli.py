@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -11,17 +14,18 @@ import uuid
 from gamesched.db import engine as db_engine
 from gamesched.db import tokens
 from gamesched.settings import Settings
-from tests.conftest import SERVER_URL, database_url
+from tests.conftest import SERVER_URL, database_url, delete_broker_objects
+from tests.scheduler._helpers import free_port
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
     return subprocess.run(
         [sys.executable, "-m", "gamesched", *args],
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 
@@ -135,3 +139,218 @@ def test_run_serves_api_and_scheduler_and_stops_on_sigterm(run_id: str):
         from tests.conftest import delete_broker_objects
 
         asyncio.run(delete_broker_objects(f"gamesched.test.{run_id}.run"))
+
+
+# -- one-line configuration errors (issue 7, findings 11-13) -----------------------------------
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a configuration error (exit status 2)."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def empty_database() -> str:
+    name = f"gst_empty_{uuid.uuid4().hex[:8]}"
+    db_engine.create_database(Settings(database_url=database_url(name)))
+    return name
+
+
+def test_api_and_tokens_on_an_unmigrated_database_are_one_line() -> None:
+    name = empty_database()
+    env = {"DATABASE_URL": database_url(name), "API_PORT": str(free_port())}
+    try:
+        for args in (("api",), ("token", "create", "--name", "x"), ("token", "revoke", "x")):
+            line = one_line(run_cli(*args, timeout=20, **env))
+            assert "no gamesched schema" in line and "gamesched migrate" in line, args
+    finally:
+        db_engine.drop_database(SERVER_URL, name)
+
+
+def test_missing_database_says_that_migrate_creates_it() -> None:
+    name = f"gst_missing_{uuid.uuid4().hex[:8]}"
+    env = {"DATABASE_URL": database_url(name), "API_PORT": str(free_port())}
+    for args in (("api",), ("scheduler",), ("token", "revoke", "x")):
+        line = one_line(run_cli(*args, timeout=20, **env))
+        assert f"database {name} does not exist" in line, args
+        assert "`gamesched migrate` creates it" in line, args
+
+
+def test_wrong_rabbitmq_vhost_is_one_clear_line(fresh_settings: Settings) -> None:
+    env = {
+        "DATABASE_URL": fresh_settings.database_url,
+        "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/nosuchvhost",
+        "METRICS_PORT": "0",
+    }
+    line = one_line(run_cli("scheduler", **env))
+    assert "vhost not found or access refused" in line
+    assert "guest:***@" in line and "OpenOk" not in line and "object at" not in line
+
+
+def test_run_with_a_bad_broker_fails_before_migrating_or_serving() -> None:
+    name = f"gst_run_{uuid.uuid4().hex[:8]}"
+    env = {
+        "DATABASE_URL": database_url(name),
+        "RABBITMQ_URL": "amqp://guest:s3cret@127.0.0.1:5672/nosuchvhost",
+        "API_PORT": str(free_port()),
+        "METRICS_PORT": "0",
+    }
+    try:
+        line = one_line(run_cli("run", **env))
+        assert "RabbitMQ" in line and "vhost" in line and "s3cret" not in line
+        assert not db_engine.database_exists(Settings(database_url=database_url(name)))
+    finally:
+        db_engine.drop_database(SERVER_URL, name)
+
+
+def test_json_logs_carry_no_ansi_colour_copies(fresh_settings: Settings) -> None:
+    import signal
+
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_settings.database_url,
+        "API_PORT": str(port),
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamesched", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "api did not come up"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    records = [json.loads(line) for line in stderr.splitlines()]
+    assert any(r["logger"].startswith("uvicorn") for r in records), stderr
+    assert not [r for r in records if "color_message" in r], stderr
+    assert "\x1b" not in stderr and "\\u001b" not in stderr
+
+
+# -- the daemons' metrics server: METRICS_HOST, METRICS_PORT=0, a busy port --------------------
+
+
+def scheduler_env(settings: Settings, exchange: str, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "GAMESCHED_EXCHANGE": exchange,
+        "METRICS_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def start_scheduler(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gamesched", "scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def logged_metrics_address(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, int]:
+    """Read the daemon's log (on a thread) until its "metrics on HOST:PORT" start-up line."""
+    import queue
+    import re
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    stream = proc.stderr
+
+    def pump() -> None:
+        with contextlib.suppress(ValueError, OSError):  # closed by stop() at the end
+            for line in stream:
+                lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    seen = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        seen.append(line)
+        if found := re.search(r"metrics on (\S+):(\d+)", line):
+            return found[1], int(found[2])
+    raise AssertionError(f"no metrics line within {timeout}s: {''.join(seen)}")
+
+
+def stop(*procs: subprocess.Popen[str]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_schedulers_on_port_zero_each_get_a_free_port_on_localhost(
+    fresh_settings: Settings, run_id: str
+) -> None:
+    import httpx
+
+    exchange = f"gamesched.test.{run_id}.ports"
+    procs = [start_scheduler(scheduler_env(fresh_settings, exchange, 0)) for _ in range(2)]
+    try:
+        addresses = [logged_metrics_address(p) for p in procs]
+        assert [host for host, _ in addresses] == ["127.0.0.1", "127.0.0.1"]
+        assert addresses[0][1] != addresses[1][1]
+        for _, port in addresses:
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        stop(*procs)
+        asyncio.run(delete_broker_objects(exchange))
+
+
+def test_a_second_scheduler_on_a_busy_port_is_one_line(
+    fresh_settings: Settings, run_id: str
+) -> None:
+    exchange = f"gamesched.test.{run_id}.busy"
+    port = free_port()
+    first = start_scheduler(scheduler_env(fresh_settings, exchange, port))
+    try:
+        assert logged_metrics_address(first)[1] == port
+        second = subprocess.run(
+            [sys.executable, "-m", "gamesched", "scheduler"],
+            env=scheduler_env(fresh_settings, exchange, port),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        line = one_line(second)
+        assert f"127.0.0.1:{port}" in line and "in use" in line
+        assert first.poll() is None  # the first one is unharmed
+    finally:
+        stop(first)
+        asyncio.run(delete_broker_objects(exchange))

@@ -12,6 +12,7 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
         "RABBITMQ_URL",
         "GAMESCHED_EXCHANGE",
         "METRICS_PORT",
+        "METRICS_HOST",
         "DISCORD_TOKEN",
         "LOG_LEVEL",
         "LOG_FORMAT",
@@ -30,18 +31,21 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
     assert s.scheduler_concurrency == 4
     assert s.metrics_port_for("scheduler") == 9101
     assert s.metrics_port_for("bot") == 9102
+    assert s.metrics_host == "127.0.0.1"
     assert (s.log_level, s.log_format) == ("INFO", "text")
     assert s.sqlalchemy_url == "postgresql+psycopg://localhost/gamesched"
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("GAMESCHED_EXCHANGE", "x.y")
-    monkeypatch.setenv("METRICS_PORT", "9200")
+    monkeypatch.setenv("METRICS_PORT", "0")
+    monkeypatch.setenv("METRICS_HOST", "0.0.0.0")
     monkeypatch.setenv("LOG_LEVEL", "debug")
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     s = load_settings()
     assert s.gamesched_exchange == "x.y"
-    assert s.metrics_port_for("bot") == 9200
+    assert s.metrics_port_for("bot") == 0  # any free port
+    assert s.metrics_host == "0.0.0.0"
     assert (s.log_level, s.log_format) == ("DEBUG", "json")
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from gamesched import errors, logsetup
@@ -32,8 +31,10 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    from gamesched.db import engine as db_engine
     from gamesched.scheduler import kinds, service
 
+    db_engine.connect(settings.libpq_url).close()  # a missing database: says what creates it
     svc = service.SchedulerService(settings, kinds.parse_kinds(args.kinds))
     return _asyncio_run(_serve(svc.run(), svc.stop))
 
@@ -73,7 +74,9 @@ async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> in
 
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Migrate, then the API and the scheduler in one process and one event loop."""
+    """Check the broker, migrate, then the API and the scheduler in one process and one event
+    loop. A bad broker URL fails first, before anything is created or served."""
+    _asyncio_run(_check_broker(settings))
     _cmd_migrate(settings, args)
     from gamesched.scheduler import service
 
@@ -102,30 +105,40 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return _asyncio_run(_serve(main(), stop))
 
 
+async def _check_broker(settings: Settings) -> int:
+    """Connect to RabbitMQ once (declaring the topology), or ConfigError: one line."""
+    from gamesched.events import publisher, topology
+
+    pub = publisher.Publisher(settings.rabbitmq_url, topology.Names(settings.gamesched_exchange))
+    try:
+        await pub.connect()
+    except errors.BrokerUnavailable as exc:
+        raise errors.ConfigError(exc.message) from exc
+    finally:
+        await pub.close()
+    return 0
+
+
 def _api_server(settings: Settings) -> Any:
     """A uvicorn server that leaves signal handling to us (``gamesched run`` owns the signals)."""
     import uvicorn
 
     from gamesched.api import app
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
+    from gamesched.health import QuietServer
 
     config = uvicorn.Config(
         app.create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
     )
-    return Server(config)
+    return QuietServer(config)
 
 
 def _cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from gamesched.api import app
-    from gamesched.db import engine as db_engine
+    from gamesched.db import migrate
 
-    db_engine.connect(settings.libpq_url).close()  # unreachable database: one line, exit 2
+    migrate.check_schema(settings)  # unreachable, missing or unmigrated database: one line
 
     uvicorn.run(
         app.create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
@@ -138,8 +151,9 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import orm
 
     from gamesched.db import engine as db_engine
-    from gamesched.db import tokens
+    from gamesched.db import migrate, tokens
 
+    migrate.check_schema(settings)  # unmigrated: one line saying to run `gamesched migrate`
     engine = db_engine.make_engine(settings)
     try:
         with orm.Session(engine) as session, session.begin():
@@ -152,9 +166,8 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 tokens.revoke_token(session, name=args.name)
                 print(f"token {args.name!r} revoked")
     except sa_exc.OperationalError as exc:
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         raise errors.DatabaseUnavailable(
-            f"cannot connect to PostgreSQL at {settings.masked(settings.database_url)}: {detail}"
+            db_engine.connect_error_message(settings.database_url, exc.orig or exc)
         ) from exc
     finally:
         engine.dispose()

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+#: uvicorn attaches a copy of its message with ANSI colour escapes; never output it.
+_DROPPED = _STANDARD | {"color_message"}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    return {k: v for k, v in record.__dict__.items() if k not in _DROPPED}
 
 
 class JsonFormatter(logging.Formatter):

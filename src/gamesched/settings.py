@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     scheduler_max_wait_seconds: float = Field(default=300.0, gt=0, le=86400)
     scheduler_batch_size: int = Field(default=500, ge=1, le=10000)
     scheduler_concurrency: int = Field(default=4, ge=1, le=32)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -132,7 +133,8 @@ class Settings(BaseSettings):
         return urlsplit(self.database_url).path.strip("/")
 
     def metrics_port_for(self, role: str) -> int:
-        """``METRICS_PORT`` if set, else the role's default (9101 scheduler, 9102 bot)."""
+        """``METRICS_PORT`` if set (0: any free port), else the role's default (9101 scheduler,
+        9102 bot)."""
         if self.metrics_port is not None:
             return self.metrics_port
         return DEFAULT_METRICS_PORTS[role]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,3 +83,24 @@ def test_unexpected_error_is_logged_with_request_id_and_answered_500(
     assert resp.status_code == 500
     assert resp.json()["request_id"] == "req-1"
     assert any(getattr(r, "request_id", None) == "req-1" for r in caplog.records)
+
+
+def test_readyz_fails_until_the_schema_is_at_head() -> None:
+    from gamesched.db import migrate
+    from tests.conftest import SERVER_URL
+
+    settings = make_settings(f"gst_readyz_{uuid.uuid4().hex[:8]}")
+    db_engine.create_database(settings)
+    try:
+        with TestClient(api_app.create_app(settings)) as http:
+            empty = http.get("/readyz")
+            assert empty.status_code == 503
+            assert "no gamesched schema" in empty.json()["status"]
+            migrate.upgrade(settings, "0001")
+            behind = http.get("/readyz")
+            assert behind.status_code == 503
+            assert "behind" in behind.json()["status"] and "gamesched migrate" in behind.text
+            migrate.upgrade(settings)
+            assert http.get("/readyz").json() == {"status": "ok"}
+    finally:
+        db_engine.drop_database(SERVER_URL, settings.database_name)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import orm
 
-from gamesched.api import errors, interactions, observability
+from gamesched.api import deps, errors, interactions, observability
 from gamesched.api.routes import channels, games, guilds, health, roster
 from gamesched.db import engine as db_engine
 from gamesched.settings import Settings
@@ -19,12 +19,32 @@ Every route under `/api/v1` needs `Authorization: Bearer <token>` (`gamesched to
 A guild-scoped token sees only its own guild; anything else is a 404."""
 
 
+#: Largest request body for the API's JSON routes and for Discord's interactions (a few KB each);
+#: anything larger is answered 413 before more of it is read.
+MAX_BODY_BYTES = 128 * 1024
+MAX_INTERACTION_BODY_BYTES = 64 * 1024
+
+#: Every database exchange of a request (ping, query, commit) must finish within this many
+#: seconds (plus one on the client side), pool checkout within POOL_TIMEOUT, a new connection
+#: within CONNECT_TIMEOUT: a stalled database answers 503 in well under ten seconds.
+QUERY_DEADLINE = 2.0
+POOL_TIMEOUT = 3
+CONNECT_TIMEOUT = 3
+
+
 def create_app(settings: Settings) -> FastAPI:
     metrics = observability.Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = db_engine.make_engine(settings, pool_size=10, max_overflow=10, pool_timeout=10)
+        engine = db_engine.make_engine(
+            settings,
+            query_deadline=QUERY_DEADLINE,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
         app.state.engine = engine
         app.state.sessionmaker = orm.sessionmaker(engine, expire_on_commit=False)
         try:
@@ -41,6 +61,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
+    # Outermost last: request id and metrics, then the token's presence, then the body's size,
+    # all before a route reads the body.
+    app.add_middleware(
+        deps.BodyLimit,
+        default=MAX_BODY_BYTES,
+        caps={"/discord/interactions": MAX_INTERACTION_BODY_BYTES},
+    )
+    app.add_middleware(deps.BearerGate, prefix="/api/")
     app.add_middleware(observability.ObservabilityMiddleware, metrics=metrics)
     for module in (health, guilds, channels, games, roster, interactions):
         app.include_router(module.router)

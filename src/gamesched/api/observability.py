@@ -1,8 +1,8 @@
 """Request ids and Prometheus metrics, as one plain ASGI middleware.
 
 Each app has its own metrics registry (not the process-wide default) so several apps in one
-process (tests) never collide. Requests are labelled by route template, not raw path, so ids in
-URLs cannot explode the label space.
+process (tests) never collide. Labels come from fixed sets only (known methods, route templates),
+never from raw client input, so made-up methods or paths cannot grow the label space.
 """
 
 from __future__ import annotations
@@ -13,9 +13,20 @@ import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+#: The only methods that become a label value; any other is counted as ``other``.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template (a fixed set); anything unmatched is ``unmatched``."""
+    route: Any = scope.get("route")
+    template = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
+    return template if isinstance(template, str) and template else "unmatched"
 
 
 class Metrics:
@@ -67,8 +78,7 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
+            template = _route_label(scope)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

@@ -50,6 +50,18 @@ def encode(body: dict[str, Any] | str) -> bytes:
     return body.encode() if isinstance(body, str) else _JSON.encode(body).encode()
 
 
+def _connect_failure(exc: BaseException) -> str:
+    """The reason a connection attempt failed, in words (never a frame object's repr)."""
+    if isinstance(exc, aio_pika.exceptions.ProbableAuthenticationError):
+        return "authentication failed (check the user and password)"
+    if isinstance(exc, aio_pika.exceptions.AMQPError) and "Connection.Close" in str(exc):
+        # The broker closed the handshake instead of opening the connection: RabbitMQ does
+        # that for a virtual host that does not exist or that the user may not use.
+        return "vhost not found or access refused"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class Publisher:
     """One connection and one confirming channel to RabbitMQ, topology declared on connect."""
 
@@ -87,7 +99,7 @@ class Publisher:
             connection = await aio_pika.connect(self.url, timeout=connect_timeout)
         except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
             raise errors.BrokerUnavailable(
-                f"cannot connect to RabbitMQ at {mask_url(self.url)}: {exc or type(exc).__name__}"
+                f"cannot connect to RabbitMQ at {mask_url(self.url)}: {_connect_failure(exc)}"
             ) from exc
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

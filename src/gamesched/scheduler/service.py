@@ -40,7 +40,7 @@ class SchedulerService:
         settings: Settings,
         kinds: Sequence[kinds_mod.Kind] | None = None,
         *,
-        metrics_host: str = "0.0.0.0",
+        metrics_host: str | None = None,
     ) -> None:
         self.settings = settings
         self.kinds = list(kinds or kinds_mod.ALL.values())
@@ -62,7 +62,7 @@ class SchedulerService:
             for k in self.kinds
         ]
         self.health = HealthServer(
-            host=metrics_host,
+            host=metrics_host or settings.metrics_host,
             port=settings.metrics_port_for("scheduler"),
             registry=self.metrics.registry,
             ready=self.ready,
@@ -126,10 +126,11 @@ class SchedulerService:
     async def run(self) -> int:
         """Run until stopped; return the exit code (0 clean, 1 if a part died or stalled)."""
         await self.check()
-        port = await self.health.start()
+        port = await self.health.start()  # a busy port: ConfigError, one line
         log.info(
-            "scheduler started: kinds %s, metrics on :%d",
+            "scheduler started: kinds %s, metrics on %s:%d",
             ",".join(k.name for k in self.kinds),
+            self.health.host,
             port,
             extra={"action": "started", "port": port},
         )

@@ -1,13 +1,15 @@
-"""Liveness, readiness (PostgreSQL answers) and Prometheus metrics; no token needed."""
+"""Liveness, readiness (PostgreSQL answers, schema migrated) and Prometheus metrics; no token
+needed."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, exc
 
 from gamesched.api import schemas
+from gamesched.db import migrate
 
 router = APIRouter(tags=["health"])
 
@@ -21,17 +23,23 @@ def healthz() -> schemas.Health:
 @router.get(
     "/readyz",
     response_model=schemas.Health,
-    responses={503: {"model": schemas.Health, "description": "PostgreSQL does not answer"}},
+    responses={
+        503: {"model": schemas.Health, "description": "PostgreSQL does not answer, or unmigrated"}
+    },
 )
 def readyz(request: Request) -> JSONResponse:
-    """Ready when PostgreSQL answers a query."""
+    """Ready when PostgreSQL answers and its schema is not behind this release's migrations."""
     engine: Engine = request.app.state.engine
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            behind = migrate.schema_behind(conn)
     except exc.SQLAlchemyError:
         return JSONResponse(
             {"status": "database unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )
+    if behind:
+        return JSONResponse(
+            {"status": f"database schema {behind}: run `gamesched migrate`"}, status_code=503
         )
     return JSONResponse({"status": "ok"})
 
