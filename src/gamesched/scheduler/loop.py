@@ -74,6 +74,7 @@ class KindLoop:
         self.batches = 0
         self.connected = False
         self._stopping = False
+        self._stopped = asyncio.Event()  # only this ends a backoff early
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._due_checked = 0.0
         self._batches: set[asyncio.Task[None]] = set()  # in flight, each on its own connection
@@ -93,6 +94,7 @@ class KindLoop:
     def stop(self) -> None:
         """Stop claiming. A batch in flight finishes; idempotent."""
         self._stopping = True
+        self._stopped.set()
         self.wake.set()
 
     async def run(self) -> None:
@@ -109,11 +111,13 @@ class KindLoop:
                 except (psycopg.Error, OSError) as exc:
                     self._failures.failed(exc, "db_failed")
                     await self._drop_connection()
-                    delay = backoff.next_delay()
+                    await self._back_off(backoff)
+                    continue
                 except errors.BrokerUnavailable as exc:
                     self._failures.failed(exc, "broker_failed")
                     await self.publisher.reset()
-                    delay = backoff.next_delay()
+                    await self._back_off(backoff)
+                    continue
                 if delay > 0 and not self._stopping:
                     await self._sleep(delay)
                     # woken by the due time or a NOTIFY: most likely something is due now, so
@@ -151,6 +155,8 @@ class KindLoop:
             await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
         claim_first, self._claim_first = self._claim_first, False
+        # a broker known to be down: fail here, before locking rows only to release them
+        await self.publisher.ensure()
         claimed = await self._start_batch()
         self._backlog = claimed == self.batch_size  # full: more is due, claim again at once
         if claimed or self._backlog:
@@ -199,6 +205,8 @@ class KindLoop:
         try:
             await self._claim_and_publish(conn, claimed)
             reusable = True
+            if self._failed is None:  # database and broker work again
+                self._failures.ok("recovered")
         except Exception as exc:
             if claimed.done():
                 raise  # after the claim: the loop raises it at its next turn
@@ -310,6 +318,15 @@ class KindLoop:
                 await conn.close()
             except Exception:
                 log.debug("error closing connection", exc_info=True)
+
+    async def _back_off(self, backoff: Backoff) -> None:
+        """Sleep the next backoff delay. Only a stop ends it early: a NOTIFY, or a batch failing,
+        stays set on the wake event and is acted on after the backoff (by claiming at once)."""
+        delay = backoff.next_delay()
+        if not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+        self._claim_first = True
 
     async def _sleep(self, seconds: float) -> None:
         """Wait for ``seconds``, a wake-up (NOTIFY) or stop, whichever comes first."""
