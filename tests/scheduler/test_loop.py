@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from gamesched.events import schemas
@@ -203,3 +204,41 @@ async def test_rows_locked_elsewhere_are_retried_without_spinning(
                 assert consumer.messages == []
             (msg,) = await consumer.wait_for(1, timeout=5)
             assert msg.body["reminder_minutes"] == 1
+
+
+async def test_nothing_is_marked_done_unless_the_broker_confirmed_it(
+    sched_settings: Settings, service: SchedulerService
+):
+    """A broker that confirms nothing (every message nacked or lost): not one row is marked
+    done, however often the batches are retried; once it confirms again, all go out."""
+    calls: list[int] = []
+
+    async def confirm_nothing(messages: Sequence[schemas.Outgoing]) -> list[bool]:
+        calls.append(len(messages))
+        return [False] * len(messages)
+
+    service.publisher.publish_many = confirm_nothing  # type: ignore[method-assign]
+    async with await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        await insert_reminders(conn, game, 5)
+        await conn.execute(
+            "INSERT INTO event_outbox (routing_key, game_id, payload) "
+            "SELECT 'game.created', gen_random_uuid(), '{}' FROM generate_series(1, 3)"
+        )
+        done_sql = (
+            "SELECT (SELECT count(*) FROM notification_schedule WHERE sent) "
+            "+ (SELECT count(*) FROM event_outbox WHERE published)"
+        )
+
+        async def retried_or_done() -> bool:
+            retried = calls.count(5) >= 3 and calls.count(3) >= 3
+            return retried or await fetch_one(conn, done_sql) > 0
+
+        await wait_until(retried_or_done, 20, "batches retried")
+        assert await fetch_one(conn, done_sql) == 0
+        del service.publisher.publish_many  # the real publisher again
+        await wait_until(
+            lambda: fetch_one(conn, f"SELECT ({done_sql}) = 8"),
+            30,
+            "all done once confirmed",
+        )
