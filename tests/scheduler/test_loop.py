@@ -249,3 +249,40 @@ async def test_nothing_is_marked_done_unless_the_broker_confirmed_it(
             30,
             "all done once confirmed",
         )
+
+
+async def test_status_change_waits_for_a_game_locked_elsewhere(
+    sched_settings: Settings, service: SchedulerService
+):
+    """An API transaction holds the game: its due transition is skipped (not waited for, which
+    would stall the loop; not applied under the API's feet) and applied once it is released."""
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn, starts_in="0 s")
+        async with await aconnect(sched_settings) as holder:
+            await holder.execute("BEGIN")
+            # what an UPDATE of the game takes (FOR UPDATE would block the insert's FK check)
+            await holder.execute(
+                "SELECT * FROM game_sessions WHERE id = %s FOR NO KEY UPDATE", (game,)
+            )
+            await conn.execute(
+                "INSERT INTO game_status_schedule (game_id, target_status, transition_time) "
+                "VALUES (%s, 'IN_PROGRESS', now())",
+                (game,),
+            )
+            await wait_until(
+                lambda: service.metrics.due.labels("status")._value.get() == 1,
+                10,
+                "the loop saw the due row whose game it cannot lock",
+            )
+            assert not await fetch_one(conn, "SELECT executed FROM game_status_schedule")
+            assert consumer.messages == []
+            await holder.execute("ROLLBACK")
+        (msg,) = await consumer.wait_for(1, timeout=5)
+        assert msg.body["target_status"] == "IN_PROGRESS"
+        await wait_until(
+            lambda: fetch_one(
+                conn, "SELECT status = 'IN_PROGRESS' FROM game_sessions WHERE id = %s", game
+            ),
+            5,
+            "status applied",
+        )
