@@ -9,6 +9,10 @@ connection of its own, up to ``concurrency`` batches at once. When nothing is du
 the earliest of: the next due time (by the database's clock, no early buffer), a NOTIFY for its
 table, a batch finishing, the longest sleep, or stop.
 
+On a failure it backs off (capped; only stop() cuts it short). A batch that fails on a statement
+after claiming (not a lost connection) has its rows retried one per batch; a row that keeps
+failing alone is marked done as ``poison``, so one bad row costs a few copies, not a spin.
+
 Why nothing is lost or sent twice: a row is marked done only in the transaction that holds its
 lock and only after the broker confirmed its message. If the process dies before the commit, the
 lock vanishes with the connection and the row is still pending: it is published again (at least
