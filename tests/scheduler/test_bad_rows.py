@@ -154,3 +154,40 @@ async def test_row_whose_game_is_missing_is_done_with_a_reason(
         assert await fetch_one(conn, "SELECT status FROM game_sessions WHERE id = %s", game) == (
             "IN_PROGRESS"
         )
+
+
+async def test_poison_outbox_event_is_recorded_as_such(
+    sched_settings: Settings, service: SchedulerService
+):
+    """The outbox has a skip_reason too (0003): a poison event is done, and says why."""
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        await conn.execute(
+            """
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'cannot mark this event published';
+            END $$;
+            CREATE TRIGGER refuse_poison BEFORE UPDATE ON event_outbox FOR EACH ROW
+                WHEN (OLD.payload ? 'bad' AND NEW.skip_reason IS DISTINCT FROM 'poison')
+                EXECUTE FUNCTION refuse_poison();
+            """
+        )
+        await conn.execute(
+            "INSERT INTO event_outbox (routing_key, game_id, payload) "
+            "SELECT 'game.created', gen_random_uuid(), "
+            "CASE WHEN g = 3 THEN '{\"bad\": 1}' ELSE '{}' END::jsonb "
+            "FROM generate_series(1, 5) g"
+        )
+        await wait_until(
+            lambda: fetch_one(
+                conn,
+                "SELECT count(*) FILTER (WHERE skip_reason = 'poison' AND payload ? 'bad') = 1 "
+                "AND count(*) FILTER (WHERE skip_reason IS NULL) = 4 "
+                "FROM event_outbox WHERE published",
+            ),
+            30,
+            "four published, one set aside",
+        )
+        await flush(consumer, sched_settings)
+        bad = await fetch_one(conn, "SELECT id::text FROM event_outbox WHERE payload ? 'bad'")
+        assert 1 <= Counter(consumer.ids())[bad] <= MAX_POISON_COPIES

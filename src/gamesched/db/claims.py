@@ -37,7 +37,6 @@ class ScheduleTable:
     join: str = ""
     more_ctes: str = ""  # after the claim ``c`` (e.g. locking the claimed rows' games)
     where: str = ""  # a filter on the joined rows
-    has_skip_reason: bool = True
 
     @property
     def next_due_sql(self) -> str:
@@ -82,18 +81,16 @@ class ScheduleTable:
     def mark_skipped_sql(self) -> str:
         """Mark one row done, unpublished, without reading its due time (which may be what
         makes the usual mark-done fail)."""
-        reason = ", skip_reason = %s" if self.has_skip_reason else ""
         return (
-            f"UPDATE {self.name} SET {self.done} = true, {self.done_at} = clock_timestamp()"
-            f"{reason} WHERE id = %s::uuid AND NOT {self.done}"
+            f"UPDATE {self.name} SET {self.done} = true, {self.done_at} = clock_timestamp(), "
+            f"skip_reason = %s WHERE id = %s::uuid AND NOT {self.done}"
         )
 
     @property
     def mark_done_sql(self) -> str:
-        reason = ", skip_reason = v.reason" if self.has_skip_reason else ""
         return (
             f"UPDATE {self.name} AS t "
-            f"SET {self.done} = true, {self.done_at} = clock_timestamp(){reason} "
+            f"SET {self.done} = true, {self.done_at} = clock_timestamp(), skip_reason = v.reason "
             f"FROM unnest(%s::uuid[], %s::text[]) AS v(id, reason) "
             f"WHERE t.id = v.id AND NOT t.{self.done} "
             f"RETURNING extract(epoch FROM clock_timestamp() - t.{self.due})::float8, "
@@ -202,8 +199,7 @@ async def mark_skipped(
     conn: AsyncConnection[Any], table: ScheduleTable, row_id: str, reason: str
 ) -> bool:
     """Mark one row done without publishing it; False if it was done (or gone) already."""
-    params = (reason, row_id) if table.has_skip_reason else (row_id,)
-    cur = await conn.execute(table.mark_skipped_sql, params)
+    cur = await conn.execute(table.mark_skipped_sql, (reason, row_id))
     return cur.rowcount == 1
 
 
