@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
@@ -128,3 +128,30 @@ def test_participant_unique_per_game(db_session: Session):
     db_session.add(m.GameParticipant(game_id=game.id, discord_user_id="7"))
     with pytest.raises(IntegrityError):
         db_session.flush()
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("game_sessions", "scheduled_at"),
+        ("notification_schedule", "notification_time"),
+        ("game_status_schedule", "transition_time"),
+        ("event_outbox", "available_at"),
+    ],
+)
+@pytest.mark.parametrize("value", ["infinity", "-infinity"])
+def test_infinite_times_rejected(db_session: Session, table: str, column: str, value: str):
+    """The scheduler computes with these times (lateness, expiry): an infinite one made a row
+    fail after it was published, and it was published again and again (issue 7, finding 2)."""
+    game = make_game(db_session)
+    inserts = {
+        "game_sessions": "UPDATE game_sessions SET scheduled_at = :v WHERE id = :g",
+        "notification_schedule": "INSERT INTO notification_schedule "
+        "(game_id, reminder_minutes, notification_time) VALUES (:g, 8888, :v)",
+        "game_status_schedule": "INSERT INTO game_status_schedule "
+        "(game_id, target_status, transition_time) VALUES (:g, 'IN_PROGRESS', :v)",
+        "event_outbox": "INSERT INTO event_outbox (routing_key, game_id, payload, available_at) "
+        "VALUES ('game.created', :g, '{}', :v)",
+    }
+    with pytest.raises(IntegrityError, match=f"ck_{table}_{column}_finite"):
+        db_session.execute(text(inserts[table]), {"g": game.id, "v": value})

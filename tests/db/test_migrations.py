@@ -57,3 +57,38 @@ def test_upgrade_downgrade_upgrade_and_no_autogenerate_diff():
         engine.dispose()
     finally:
         db_engine.drop_database(SERVER_URL, name)
+
+
+def test_0003_sets_aside_rows_with_infinite_times_then_refuses_them():
+    name = f"gst_mig_{uuid.uuid4().hex[:8]}"
+    settings = make_settings(name)
+    try:
+        migrate.upgrade(settings, "0002")
+        with db_engine.connect(settings.libpq_url) as raw:
+            raw.execute(
+                "WITH g AS (INSERT INTO guilds (discord_guild_id) VALUES ('1') RETURNING id), "
+                "c AS (INSERT INTO channels (guild_id, discord_channel_id) "
+                "SELECT id, '2' FROM g RETURNING id, guild_id), "
+                "s AS (INSERT INTO game_sessions (guild_id, channel_id, title, scheduled_at, "
+                "host_discord_id) SELECT guild_id, id, 't', now(), '3' FROM c RETURNING id) "
+                "INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time) "
+                "SELECT id, m, t FROM s, "
+                "(VALUES (1, '-infinity'::timestamptz), (2, now())) v(m, t)"
+            )
+            raw.execute(
+                "INSERT INTO event_outbox (routing_key, payload, available_at) "
+                "VALUES ('game.created', '{}', 'infinity')"
+            )
+        migrate.upgrade(settings)
+        with db_engine.connect(settings.libpq_url) as raw:
+            rows = raw.execute(
+                "SELECT reminder_minutes, sent, skip_reason, isfinite(notification_time) "
+                "FROM notification_schedule ORDER BY 1"
+            ).fetchall()
+            assert rows == [(1, True, "invalid_time", True), (2, False, None, True)]
+            outbox = raw.execute(
+                "SELECT published, skip_reason, isfinite(available_at) FROM event_outbox"
+            ).fetchall()
+            assert outbox == [(True, "invalid_time", True)]
+    finally:
+        db_engine.drop_database(SERVER_URL, name)

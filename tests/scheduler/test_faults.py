@@ -118,6 +118,47 @@ async def test_recovers_from_terminated_database_connections(
         await wait_until(lambda: service.ready()[0], 10, "ready again")
 
 
+async def test_listener_reconnect_wakes_the_loops_to_requery(sched_settings: Settings):
+    """Only the LISTEN connection is cut (the loops keep theirs): rows written meanwhile sent
+    their NOTIFY to no one, so the listener must wake the loops once it is back, well before
+    the longest sleep (120 s here) would."""
+    pg = urlsplit(sched_settings.libpq_url)
+    proxy = TcpProxy(pg.hostname or "127.0.0.1", pg.port or 5432)
+    await proxy.start()
+    settings = sched_settings.model_copy(update={"scheduler_max_wait_seconds": 120})
+    svc = SchedulerService(settings, metrics_host="127.0.0.1")
+    svc.listener.url = settings.libpq_url.replace(
+        pg.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{proxy.port}"
+    )
+    task = asyncio.create_task(svc.run())
+    try:
+        await wait_until(lambda: svc.ready()[0] or task.done(), 20, "ready")
+        assert not task.done()
+        async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+            game = await seed_game(conn)
+            connects = svc.listener.connects
+            await proxy.cut()
+            await wait_until(lambda: not svc.listener.listening, 20, "listener down")
+            await insert_reminders(conn, game, 3)  # their NOTIFY reaches no one
+            await conn.execute(
+                "INSERT INTO event_outbox (routing_key, game_id, payload) "
+                "VALUES ('game.created', gen_random_uuid(), '{}')"
+            )
+            assert all(loop.connected for loop in svc.loops)
+            await proxy.restore()
+            # the listener's backoff is capped at 10 s, and was short here
+            await consumer.wait_for(4, timeout=15)
+            assert svc.listener.connects > connects
+            assert sorted(m.routing_key for m in consumer.messages) == [
+                "game.created",
+                *["game.reminder_due"] * 3,
+            ]
+    finally:
+        svc.stop()
+        assert await asyncio.wait_for(task, 10) == 0
+        await proxy.close()
+
+
 async def test_broker_cut_off_leaves_rows_pending_until_it_returns(sched_settings: Settings):
     amqp = urlsplit(sched_settings.rabbitmq_url)
     proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672)
@@ -176,6 +217,11 @@ async def test_sigterm_mid_burst_exits_cleanly_without_unconfirmed_marks(
             sent = await _sent_ids(conn)
             assert 0 < len(sent) < total, "burst finished before the signal: test proves nothing"
             await flush(consumer, sched_settings)
-            assert sent <= set(consumer.ids())  # every row marked done was really published
+            received = Counter(consumer.ids())
+            assert sent <= set(received)  # every row marked done was really published
+            # and the reverse: the batches in flight were let finish, so every message that went
+            # out was marked done (none left to be published again), and none went out twice
+            assert set(received) == sent, len(set(received) - sent)
+            assert max(received.values()) == 1, received.most_common(3)
     finally:
         daemon.close()

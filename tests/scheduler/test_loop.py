@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from gamesched.events import schemas
@@ -29,10 +29,9 @@ async def test_idle_daemon_wakes_on_notify(sched_settings: Settings, service: Sc
             lambda: service.loops[0].batches == 0 and service.listener.listening, 5, "idle"
         )
         received_before = service.listener.received
-        start = time.monotonic()
         await insert_reminders(conn, game, 1)
-        (msg,) = await consumer.wait_for(1, timeout=5)
-        assert time.monotonic() - start < 5
+        # the deadline is the assertion: without the NOTIFY the loop would sleep for 300 s
+        (msg,) = await consumer.wait_for(1, timeout=10)
         assert service.listener.received > received_before
         row_id = await fetch_one(conn, "SELECT id::text FROM notification_schedule")
         assert msg.message_id == row_id
@@ -168,27 +167,32 @@ async def test_outbox_events_are_published_verbatim(
         assert msg.properties["expiration"] is None
 
 
-async def test_rows_locked_elsewhere_are_retried_without_spinning(
-    sched_settings: Settings, service: SchedulerService
-):
-    """Another claimer (a replica, an API transaction) holds the only due row: the loop backs
-    off instead of spinning, and publishes the row once it is released."""
+async def test_rows_locked_elsewhere_are_retried_without_spinning(sched_settings: Settings):
+    """Another claimer (a replica, an API transaction) holds the only due row: the loop skips it
+    (``SKIP LOCKED``: a plain ``FOR UPDATE`` would block the loop on it), backs off instead of
+    spinning, and publishes the row once it is released."""
     async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
         game = await seed_game(conn)
+        await conn.execute(
+            "INSERT INTO notification_schedule (game_id, reminder_minutes, notification_time) "
+            "VALUES (%s, 1, now() - interval '1 s')",
+            (game,),
+        )
         async with await aconnect(sched_settings) as holder:
-            async with holder.transaction():
-                await holder.execute(
-                    "INSERT INTO notification_schedule (game_id, reminder_minutes, "
-                    "notification_time) VALUES (%s, 1, now() - interval '1 s')",
-                    (game,),
-                )
-            async with holder.transaction():
-                await holder.execute("SELECT * FROM notification_schedule FOR UPDATE")
+            # locked before the scheduler starts, so it can never claim the row first
+            await holder.execute("BEGIN")
+            await holder.execute("SELECT * FROM notification_schedule FOR UPDATE")
+            service = SchedulerService(sched_settings, metrics_host="127.0.0.1")
+            task = asyncio.create_task(service.run())
+            try:
                 await wait_until(
-                    lambda: service.metrics.due.labels("reminders")._value.get() == 1,
-                    5,
-                    "the loop saw the due row",
+                    lambda: (
+                        service.metrics.due.labels("reminders")._value.get() == 1 or task.done()
+                    ),
+                    20,
+                    "the loop saw the due row it cannot claim",
                 )
+                assert not task.done()
                 before = await fetch_one(
                     conn,
                     "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
@@ -201,5 +205,84 @@ async def test_rows_locked_elsewhere_are_retried_without_spinning(
                 # a 50 ms retry costs ~3 statements per retry: ~60 a second, not thousands
                 assert after - before < 300, after - before
                 assert consumer.messages == []
-            (msg,) = await consumer.wait_for(1, timeout=5)
-            assert msg.body["reminder_minutes"] == 1
+                await holder.execute("ROLLBACK")  # release the lock
+                (msg,) = await consumer.wait_for(1, timeout=5)
+                assert msg.body["reminder_minutes"] == 1
+            finally:
+                service.stop()
+                assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_nothing_is_marked_done_unless_the_broker_confirmed_it(
+    sched_settings: Settings, service: SchedulerService
+):
+    """A broker that confirms nothing (every message nacked or lost): not one row is marked
+    done, however often the batches are retried; once it confirms again, all go out."""
+    calls: list[int] = []
+
+    async def confirm_nothing(messages: Sequence[schemas.Outgoing]) -> list[bool]:
+        calls.append(len(messages))
+        return [False] * len(messages)
+
+    service.publisher.publish_many = confirm_nothing  # type: ignore[method-assign]
+    async with await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        await insert_reminders(conn, game, 5)
+        await conn.execute(
+            "INSERT INTO event_outbox (routing_key, game_id, payload) "
+            "SELECT 'game.created', gen_random_uuid(), '{}' FROM generate_series(1, 3)"
+        )
+        done_sql = (
+            "SELECT (SELECT count(*) FROM notification_schedule WHERE sent) "
+            "+ (SELECT count(*) FROM event_outbox WHERE published)"
+        )
+
+        async def retried_or_done() -> bool:
+            retried = calls.count(5) >= 3 and calls.count(3) >= 3
+            return retried or await fetch_one(conn, done_sql) > 0
+
+        await wait_until(retried_or_done, 20, "batches retried")
+        assert await fetch_one(conn, done_sql) == 0
+        del service.publisher.publish_many  # the real publisher again
+        await wait_until(
+            lambda: fetch_one(conn, f"SELECT ({done_sql}) = 8"),
+            30,
+            "all done once confirmed",
+        )
+
+
+async def test_status_change_waits_for_a_game_locked_elsewhere(
+    sched_settings: Settings, service: SchedulerService
+):
+    """An API transaction holds the game: its due transition is skipped (not waited for, which
+    would stall the loop; not applied under the API's feet) and applied once it is released."""
+    async with consuming(sched_settings) as consumer, await aconnect(sched_settings) as conn:
+        game = await seed_game(conn, starts_in="0 s")
+        async with await aconnect(sched_settings) as holder:
+            await holder.execute("BEGIN")
+            # what an UPDATE of the game takes (FOR UPDATE would block the insert's FK check)
+            await holder.execute(
+                "SELECT * FROM game_sessions WHERE id = %s FOR NO KEY UPDATE", (game,)
+            )
+            await conn.execute(
+                "INSERT INTO game_status_schedule (game_id, target_status, transition_time) "
+                "VALUES (%s, 'IN_PROGRESS', now())",
+                (game,),
+            )
+            await wait_until(
+                lambda: service.metrics.due.labels("status")._value.get() == 1,
+                10,
+                "the loop saw the due row whose game it cannot lock",
+            )
+            assert not await fetch_one(conn, "SELECT executed FROM game_status_schedule")
+            assert consumer.messages == []
+            await holder.execute("ROLLBACK")
+        (msg,) = await consumer.wait_for(1, timeout=5)
+        assert msg.body["target_status"] == "IN_PROGRESS"
+        await wait_until(
+            lambda: fetch_one(
+                conn, "SELECT status = 'IN_PROGRESS' FROM game_sessions WHERE id = %s", game
+            ),
+            5,
+            "status applied",
+        )

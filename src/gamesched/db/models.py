@@ -127,6 +127,8 @@ class GameSession(Base):
             name="duration_positive",
         ),
         CheckConstraint("max_players IS NULL OR max_players > 0", name="max_players_positive"),
+        # no infinite times where the scheduler computes with them (0003_finite_times)
+        CheckConstraint("isfinite(scheduled_at)", name="scheduled_at_finite"),
         _snowflake_check("host_discord_id"),
         Index("ix_game_sessions_guild_id_scheduled_at", "guild_id", "scheduled_at", "id"),
         Index("ix_game_sessions_scheduled_at", "scheduled_at", "id"),
@@ -176,6 +178,7 @@ class NotificationSchedule(Base):
             postgresql_where=text("NOT sent"),
         ),
         CheckConstraint("reminder_minutes >= 0", name="reminder_minutes_nonnegative"),
+        CheckConstraint("isfinite(notification_time)", name="notification_time_finite"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -203,6 +206,7 @@ class GameStatusSchedule(Base):
             "target_status IN ('SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'CANCELLED')",
             name="target_status",
         ),
+        CheckConstraint("isfinite(transition_time)", name="transition_time_finite"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -228,6 +232,7 @@ class EventOutbox(Base):
             "available_at",
             postgresql_where=text("NOT published"),
         ),
+        CheckConstraint("isfinite(available_at)", name="available_at_finite"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -237,6 +242,7 @@ class EventOutbox(Base):
     available_at: Mapped[datetime] = mapped_column(server_default=_now())
     published: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    skip_reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # done, not published
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 

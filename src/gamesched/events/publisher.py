@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 PERSISTENT = 2
 
 
+class ConnectionLost(errors.BrokerUnavailable):
+    """The connection failed during a batch. ``results`` still says, per message, which ones the
+    broker confirmed before it went (True) and which it may not have taken (False)."""
+
+    def __init__(self, message: str, results: list[bool]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
 def _properties(message: Outgoing, now: datetime) -> spec.Basic.Properties:
     expiration = None
     if message.expiration_ms is not None:
@@ -141,7 +150,8 @@ class Publisher:
     async def publish_many(self, messages: Sequence[Outgoing]) -> list[bool]:
         """Publish all, concurrently; True for each message the broker confirmed.
 
-        Raises BrokerUnavailable if not connected or the connection fails under us; an answer of
+        Raises BrokerUnavailable if not connected, ConnectionLost (a BrokerUnavailable, with the
+        answers so far) if the connection fails under us; an answer of
         False (nack, returned as unroutable, timed out) leaves the caller to retry that message.
         """
         if not self.connected:
@@ -155,7 +165,7 @@ class Publisher:
         self.published += ok
         self.failed += len(results) - ok
         if connection_error is not None and not self.connected:
-            raise errors.BrokerUnavailable(f"RabbitMQ connection lost: {connection_error}")
+            raise ConnectionLost(f"RabbitMQ connection lost: {connection_error}", results)
         return results
 
     async def _publish_batch(

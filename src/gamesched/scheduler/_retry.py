@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 import random
 
+# Past this many doublings every delay is the cap anyway: the exponent stops growing there, so
+# the arithmetic stays bounded however long a failure lasts (2**1025 does not fit a float).
+_MAX_DOUBLINGS = 32
+
 
 class Backoff:
     def __init__(self, *, base: float = 0.1, cap: float = 10.0) -> None:
@@ -13,16 +17,19 @@ class Backoff:
         self.attempt = 0
 
     def next_delay(self) -> float:
-        delay = min(self.cap, self.base * 2**self.attempt)
+        delay = min(self.cap, self.base * 2.0 ** min(self.attempt, _MAX_DOUBLINGS))
         self.attempt += 1
-        return float(delay * random.uniform(0.5, 1.0))
+        return delay * random.uniform(0.5, 1.0)
 
     def reset(self) -> None:
         self.attempt = 0
 
 
 class FailureState:
-    """Logs a failure only when it differs from the previous one, and the recovery once."""
+    """Logs a failure only when it differs from the previous one, and the recovery once.
+
+    Failures differ by what failed (``action``) and the exception's type, not its text: an outage
+    shows several wordings of one state ("connection lost", "connection refused", ...)."""
 
     def __init__(self, log: logging.Logger, what: str, **context: object) -> None:
         self.log = log
@@ -36,8 +43,9 @@ class FailureState:
             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         )
         self.count += 1
-        if state != self.current:
-            self.current = state
+        key = f"{action}: {type(exc).__name__}"
+        if key != self.current:
+            self.current = key
             self.log.warning(
                 "%s failing: %s (retrying with backoff)",
                 self.what,

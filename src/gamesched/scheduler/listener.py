@@ -17,6 +17,7 @@ from gamesched.scheduler._retry import Backoff, FailureState
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15.0
+APPLICATION_NAME = "gamesched-scheduler-listen"
 
 
 class Listener:
@@ -65,7 +66,10 @@ class Listener:
 
     async def _listen_once(self, backoff: Backoff, failures: FailureState) -> None:
         self._conn = await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, connect_timeout=5
+            self.url,
+            autocommit=True,
+            connect_timeout=5,
+            application_name=APPLICATION_NAME,  # tells it apart from the loops' connections
         )
         for channel in self.wakes:
             await self._conn.execute(f'LISTEN "{channel}"')

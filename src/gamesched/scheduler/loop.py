@@ -9,6 +9,10 @@ connection of its own, up to ``concurrency`` batches at once. When nothing is du
 the earliest of: the next due time (by the database's clock, no early buffer), a NOTIFY for its
 table, a batch finishing, the longest sleep, or stop.
 
+On a failure it backs off (capped; only stop() cuts it short). A batch that fails on a statement
+after claiming (not a lost connection) has its rows retried one per batch; a row that keeps
+failing alone is marked done as ``poison``, so one bad row costs a few copies, not a spin.
+
 Why nothing is lost or sent twice: a row is marked done only in the transaction that holds its
 lock and only after the broker confirmed its message. If the process dies before the commit, the
 lock vanishes with the connection and the row is still pending: it is published again (at least
@@ -41,6 +45,15 @@ STATEMENT_TIMEOUT_MS = 30_000
 # A daemon that hangs mid-batch must not hold its row locks forever: the server ends the session
 # and the rows become claimable again (confirms time out well before this).
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+# A row whose batch fails with it alone this many times is set aside (done, reason ``poison``):
+# its message may have been published on each attempt, so this also bounds the copies sent.
+POISON_AFTER = 3
+
+
+def _row_failure(exc: BaseException) -> bool:
+    """A statement failed for the rows it was given (bad data, a trigger, a constraint), as
+    opposed to the database being unreachable, which every row would meet alike."""
+    return isinstance(exc, psycopg.DatabaseError) and not isinstance(exc, psycopg.OperationalError)
 
 
 class KindLoop:
@@ -74,6 +87,7 @@ class KindLoop:
         self.batches = 0
         self.connected = False
         self._stopping = False
+        self._stopped = asyncio.Event()  # only this ends a backoff early
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._due_checked = 0.0
         self._batches: set[asyncio.Task[None]] = set()  # in flight, each on its own connection
@@ -83,6 +97,10 @@ class KindLoop:
         self._claim_first = False  # just woke up: claim before asking for the next due time
         self._failed: BaseException | None = None  # a background batch's failure, to raise
         self._failures = FailureState(log, f"scheduler[{kind.name}]", kind=kind.name)
+        # Rows of a batch that failed statement-wise, retried one per batch before anything else
+        # (id -> failures alone so far), and rows to set aside as poison.
+        self._alone: dict[str, int] = {}
+        self._poison: list[str] = []
 
     def __repr__(self) -> str:
         return (
@@ -93,6 +111,7 @@ class KindLoop:
     def stop(self) -> None:
         """Stop claiming. A batch in flight finishes; idempotent."""
         self._stopping = True
+        self._stopped.set()
         self.wake.set()
 
     async def run(self) -> None:
@@ -109,11 +128,13 @@ class KindLoop:
                 except (psycopg.Error, OSError) as exc:
                     self._failures.failed(exc, "db_failed")
                     await self._drop_connection()
-                    delay = backoff.next_delay()
+                    await self._back_off(backoff)
+                    continue
                 except errors.BrokerUnavailable as exc:
                     self._failures.failed(exc, "broker_failed")
                     await self.publisher.reset()
-                    delay = backoff.next_delay()
+                    await self._back_off(backoff)
+                    continue
                 if delay > 0 and not self._stopping:
                     await self._sleep(delay)
                     # woken by the due time or a NOTIFY: most likely something is due now, so
@@ -135,6 +156,8 @@ class KindLoop:
         conn = await self._connection()
         self.wake.clear()  # a NOTIFY from here on wakes the next wait
         self.metrics.last_loop.labels(self.kind.name).set(time.time())
+        if self._poison or self._alone:
+            return await self._isolation_turn(conn)
         if not (self._backlog or self._claim_first):
             seconds = await claims.seconds_until_next_due(
                 conn, self.kind.table, exclude=list(self._in_flight)
@@ -151,6 +174,8 @@ class KindLoop:
             await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
         claim_first, self._claim_first = self._claim_first, False
+        # a broker known to be down: fail here, before locking rows only to release them
+        await self.publisher.ensure()
         claimed = await self._start_batch()
         self._backlog = claimed == self.batch_size  # full: more is due, claim again at once
         if claimed or self._backlog:
@@ -165,12 +190,64 @@ class KindLoop:
         # due rows that other replicas (or an API transaction holding a game) have locked
         return LOCKED_RETRY_SECONDS if due else 0.0
 
-    async def _start_batch(self) -> int:
+    async def _isolation_turn(self, conn: psycopg.AsyncConnection[Any]) -> float:
+        """A batch failed for one of its rows: retry them one at a time (the others go out), and
+        set aside a row that keeps failing alone. Normal claims wait until this is done."""
+        if self._batches:  # one at a time, and none holding a row we are about to claim
+            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
+            return 0.0
+        if self._poison:
+            await self._set_aside(conn, self._poison[0])
+            self._poison.pop(0)
+            return 0.0
+        await self.publisher.ensure()
+        await self._start_batch(only=next(iter(self._alone)))
+        return 0.0
+
+    async def _set_aside(self, conn: psycopg.AsyncConnection[Any], row_id: str) -> None:
+        # its own statement, which does not read the due time (may be what fails)
+        if await claims.mark_skipped(conn, self.kind.table, row_id, kinds.POISON):
+            self.metrics.skipped.labels(self.kind.name, kinds.POISON).inc()
+            self.skipped += 1
+            log.error(
+                "%s: row %s failed %d times on its own: marked done as %s, not published again",
+                self.kind.name,
+                row_id,
+                POISON_AFTER,
+                kinds.POISON,
+                extra={"action": "poison", "kind": self.kind.name, "row_id": row_id},
+            )
+
+    def _isolate(self, ids: list[str], exc: BaseException) -> None:
+        """Note the rows of a batch that failed statement-wise (rolled back, so pending)."""
+        if len(ids) == 1:
+            failures = self._alone.get(ids[0], 0) + 1
+            log.debug("%s: row %s failed alone (%d): %s", self.kind.name, ids[0], failures, exc)
+            if failures >= POISON_AFTER:
+                self._alone.pop(ids[0], None)
+                self._poison.append(ids[0])
+            else:
+                self._alone[ids[0]] = failures
+        else:
+            log.warning(
+                "%s: a batch of %d rows failed (%s: %s); retrying them one at a time",
+                self.kind.name,
+                len(ids),
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                extra={"action": "batch_isolate", "kind": self.kind.name, "count": len(ids)},
+            )
+            for row_id in ids:
+                self._alone.setdefault(row_id, 0)
+        self.wake.set()  # the loop may be asleep: the rows are due now
+
+    async def _start_batch(self, only: str | None = None) -> int:
         """Start a batch on a connection of its own; return how many rows it claimed, as soon as
-        it has claimed them (it goes on publishing in the background)."""
+        it has claimed them (it goes on publishing in the background). ``only``: claim that one
+        row (if still due and free) instead of the next due rows."""
         conn = self._idle.pop() if self._idle else await self._open_connection()
         claimed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._batch(conn, claimed), name=f"batch-{self.kind.name}")
+        task = asyncio.create_task(self._batch(conn, claimed, only), name=f"batch-{self.kind.name}")
         self._batches.add(task)
         task.add_done_callback(self._batch_done)
         count = await asyncio.shield(claimed)
@@ -193,12 +270,14 @@ class KindLoop:
             raise exc
 
     async def _batch(
-        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int]
+        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int], only: str | None
     ) -> None:
         reusable = False
         try:
-            await self._claim_and_publish(conn, claimed)
+            await self._claim_and_publish(conn, claimed, only)
             reusable = True
+            if self._failed is None:  # database and broker work again
+                self._failures.ok("recovered")
         except Exception as exc:
             if claimed.done():
                 raise  # after the claim: the loop raises it at its next turn
@@ -212,14 +291,19 @@ class KindLoop:
                 await conn.close()
 
     async def _claim_and_publish(
-        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int]
+        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int], only: str | None
     ) -> None:
         """One batch in one transaction. Resolves ``claimed`` once its rows are locked."""
         table = self.kind.table
         ids: list[str] = []
         try:
             async with conn.transaction():
-                rows = await claims.claim_due(conn, table, limit=self.batch_size)
+                if only is None:
+                    rows = await claims.claim_due(conn, table, limit=self.batch_size)
+                else:
+                    rows = await claims.claim_one(conn, table, only)
+                    if not rows:  # done or locked elsewhere, or no longer due: not ours now
+                        self._alone.pop(only, None)
                 ids = [row["id"] for row in rows]
                 self._in_flight.update(ids)
                 claimed.set_result(len(rows))
@@ -241,8 +325,15 @@ class KindLoop:
                 lateness = await claims.mark_done(
                     conn, table, done=[(p.row_id, p.skip_reason) for p in done_ok]
                 )
+        except psycopg.DatabaseError as exc:
+            if not ids or not _row_failure(exc):
+                raise
+            self._isolate(ids, exc)  # rolled back, the connection is fine: retried row by row
+            return
         finally:
             self._in_flight.difference_update(ids)
+        for row_id in ids:
+            self._alone.pop(row_id, None)
         self._record(planned, confirmed, failed, lateness, time.perf_counter() - started)
         if failed:
             raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} messages not confirmed")
@@ -265,6 +356,14 @@ class KindLoop:
         skipped = [p for p in planned if p.message is None]
         for p in skipped:
             self.metrics.skipped.labels(name, p.skip_reason or "unknown").inc()
+            if p.skip_reason in kinds.ANOMALIES:
+                log.warning(
+                    "%s: row %s done without publishing: %s",
+                    name,
+                    p.row_id,
+                    p.skip_reason,
+                    extra={"action": "skip_anomaly", "kind": name, "row_id": p.row_id},
+                )
         self.skipped += len(skipped)
         if failed:
             self.metrics.failed.labels(name).inc(failed)
@@ -310,6 +409,15 @@ class KindLoop:
                 await conn.close()
             except Exception:
                 log.debug("error closing connection", exc_info=True)
+
+    async def _back_off(self, backoff: Backoff) -> None:
+        """Sleep the next backoff delay. Only a stop ends it early: a NOTIFY, or a batch failing,
+        stays set on the wake event and is acted on after the backoff (by claiming at once)."""
+        delay = backoff.next_delay()
+        if not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+        self._claim_first = True
 
     async def _sleep(self, seconds: float) -> None:
         """Wait for ``seconds``, a wake-up (NOTIFY) or stop, whichever comes first."""
