@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _stats import ms
+from benchmarks._stats import ms
 
 
 def _daemon_hist(r: dict[str, Any]) -> str:

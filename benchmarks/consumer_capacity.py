@@ -20,12 +20,9 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _cpu
-from _consumer import Consumer, delete_topology
+from benchmarks import _cpu
+from benchmarks._consumer import Consumer, delete_topology
 
 PUBLISHER = """
 import asyncio, sys, time, aio_pika, json

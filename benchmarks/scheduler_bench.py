@@ -31,17 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _cpu
-import _db
-import _machine
-import _metrics
-import _pyspy
-from _consumer import Consumer, delete_topology, rabbitmq_version
-from _daemon import Daemon, free_port
-from _report import print_result
-from _stats import summarize
+from benchmarks import _cpu, _db, _machine, _metrics, _pyspy
+from benchmarks._consumer import Consumer, delete_topology, rabbitmq_version
+from benchmarks._daemon import Daemon, free_port
+from benchmarks._report import print_result
+from benchmarks._stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"

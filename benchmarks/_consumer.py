@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 import aiormq
-from _amqp import Connection
+
+from benchmarks._amqp import Connection
 
 ROUTING_KEY = "game.reminder_due"
 
