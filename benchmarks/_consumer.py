@@ -1,8 +1,14 @@
 """The benchmark's consumer: its own exclusive queue on the run's exchange, arrival per message.
 
-Built on the minimal connection of ``_amqp`` (``no_ack``, no task per message); arrival is stamped
-as soon as the message's header frame is read, in both wall-clock time (to compare with
-``notification_time``) and ``perf_counter`` (to compare with a commit timestamp in this process).
+Arrival is stamped as soon as the client hands the message over, in both wall-clock time (to
+compare with ``notification_time``) and ``perf_counter`` (to compare with a commit timestamp in
+this process). ``Consumer`` keeps the arrivals; a *receiver* talks AMQP. Three receivers exist so
+that ``consumer_capacity --compare`` can measure them on the same messages in one run:
+
+* ``raw`` (the default): the minimal connection of :mod:`benchmarks._amqp`. It is kept because
+  the general clients cannot keep up with a burst on this machine; docs/benchmarks.md
+  ("Consumer comparison") has the figures.
+* ``aiormq`` and ``aio-pika``: the general clients (a task and a decoded message per delivery).
 """
 
 from __future__ import annotations
@@ -10,13 +16,144 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
+import aio_pika
 import aiormq
+import aiormq.abc
 
 from benchmarks._amqp import Connection
 
 ROUTING_KEY = "game.reminder_due"
+
+ReceiverName = Literal["raw", "aiormq", "aio-pika"]
+RECEIVERS: tuple[ReceiverName, ...] = ("raw", "aiormq", "aio-pika")
+
+# (message_id or "", body): an empty body counts an arrival, a non-empty one is a sampled body.
+OnMessage = Callable[[str, bytes], None]
+
+
+class Receiver(Protocol):
+    server_version: str
+
+    async def open(self, exchange: str, routing_key: str) -> str:
+        """Connect, declare the exchange and an exclusive queue bound to it; return the queue."""
+
+    async def consume(self, queue: str, sample_bodies: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _version(properties: object) -> str:
+    version = properties.get("version", b"?") if isinstance(properties, dict) else b"?"
+    return version.decode() if isinstance(version, bytes) else str(version)
+
+
+class RawReceiver:
+    """The hand-written connection: no task and no decoding per message."""
+
+    def __init__(self, url: str, on_message: OnMessage) -> None:
+        self._conn = Connection(url, on_message)
+        self.server_version = "?"
+
+    async def open(self, exchange: str, routing_key: str) -> str:
+        await self._conn.open()
+        self.server_version = _version(self._conn.server_properties)
+        return await self._conn.declare_and_bind(exchange, routing_key)
+
+    async def consume(self, queue: str, sample_bodies: int) -> None:
+        await self._conn.consume(queue, sample_bodies)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+class AiormqReceiver:
+    """aiormq's own consumer (``basic_consume`` with ``no_ack``)."""
+
+    def __init__(self, url: str, on_message: OnMessage) -> None:
+        self.url = url
+        self.on_message = on_message
+        self.server_version = "?"
+        self._conn: aiormq.abc.AbstractConnection | None = None
+        self._channel: aiormq.abc.AbstractChannel | None = None
+        self._sample = 0
+
+    async def open(self, exchange: str, routing_key: str) -> str:
+        self._conn = await aiormq.connect(self.url)
+        self.server_version = _version(self._conn.server_properties)
+        self._channel = await self._conn.channel()
+        await self._channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        declared = await self._channel.queue_declare("", exclusive=True, auto_delete=True)
+        assert declared.queue is not None
+        await self._channel.queue_bind(declared.queue, exchange, routing_key=routing_key)
+        return declared.queue
+
+    async def _deliver(self, message: aiormq.abc.DeliveredMessage) -> None:
+        msg_id = message.header.properties.message_id or ""
+        self.on_message(msg_id, b"")
+        if self._sample > 0:
+            self._sample -= 1
+            self.on_message(msg_id, message.body)
+
+    async def consume(self, queue: str, sample_bodies: int) -> None:
+        assert self._channel is not None
+        self._sample = sample_bodies
+        await self._channel.basic_consume(queue, self._deliver, no_ack=True)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+class AioPikaReceiver:
+    """aio-pika's consumer (``Queue.consume`` with ``no_ack``), as the bot would use it."""
+
+    def __init__(self, url: str, on_message: OnMessage) -> None:
+        self.url = url
+        self.on_message = on_message
+        self.server_version = "?"
+        self._conn: aio_pika.abc.AbstractConnection | None = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._sample = 0
+
+    async def open(self, exchange: str, routing_key: str) -> str:
+        self._conn = await aio_pika.connect(self.url)
+        if self._conn.transport is not None:
+            self.server_version = _version(self._conn.transport.connection.server_properties)
+        channel = await self._conn.channel()
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        self._queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await self._queue.bind(ex, routing_key=routing_key)
+        return self._queue.name
+
+    async def _deliver(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        msg_id = message.message_id or ""
+        self.on_message(msg_id, b"")
+        if self._sample > 0:
+            self._sample -= 1
+            self.on_message(msg_id, message.body)
+
+    async def consume(self, queue: str, sample_bodies: int) -> None:
+        assert self._queue is not None and self._queue.name == queue
+        self._sample = sample_bodies
+        await self._queue.consume(self._deliver, no_ack=True)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+def make_receiver(name: ReceiverName, url: str, on_message: OnMessage) -> Receiver:
+    if name == "aiormq":
+        return AiormqReceiver(url, on_message)
+    if name == "aio-pika":
+        return AioPikaReceiver(url, on_message)
+    return RawReceiver(url, on_message)
 
 
 @dataclass
@@ -29,30 +166,29 @@ class Arrival:
 class Consumer:
     url: str
     exchange: str
+    receiver_name: ReceiverName = "raw"
     arrivals: dict[str, Arrival] = field(default_factory=dict)
     duplicates: int = 0
     without_id: int = 0
     bodies: dict[str, bytes] = field(default_factory=dict)
     keep_bodies: int = 3
-    _waiters: dict[str, asyncio.Future[Arrival]] = field(default_factory=dict)
-    _count_event: asyncio.Event = field(default_factory=asyncio.Event)
-    _conn: Connection | None = None
     server_version: str = "?"
     queue: str = ""
+    _waiters: dict[str, asyncio.Future[Arrival]] = field(default_factory=dict)
+    _count_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _receiver: Receiver | None = None
 
     async def start(self, consume: bool = True) -> None:
         """Declare the exchange and an exclusive queue bound to it; consume unless told not."""
-        self._conn = Connection(self.url, self._on_message)
-        await self._conn.open()
-        version = self._conn.server_properties.get("version", b"?")
-        self.server_version = version.decode() if isinstance(version, bytes) else str(version)
-        self.queue = await self._conn.declare_and_bind(self.exchange, ROUTING_KEY)
+        self._receiver = make_receiver(self.receiver_name, self.url, self._on_message)
+        self.queue = await self._receiver.open(self.exchange, ROUTING_KEY)
+        self.server_version = self._receiver.server_version
         if consume:
             await self.begin_consuming()
 
     async def begin_consuming(self) -> None:
-        assert self._conn is not None
-        await self._conn.consume(self.queue, sample_bodies=self.keep_bodies)
+        assert self._receiver is not None
+        await self._receiver.consume(self.queue, sample_bodies=self.keep_bodies)
 
     def _on_message(self, msg_id: str, body: bytes) -> None:
         if body:  # a sampled body of a message already counted
@@ -106,9 +242,9 @@ class Consumer:
                 await asyncio.sleep(0.2)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        if self._receiver is not None:
+            await self._receiver.close()
+            self._receiver = None
 
 
 async def delete_topology(url: str, exchange: str) -> None:
@@ -129,7 +265,6 @@ async def delete_topology(url: str, exchange: str) -> None:
 async def rabbitmq_version(url: str) -> str:
     conn = await aiormq.connect(url)
     try:
-        version = (conn.server_properties or {}).get("version", b"?")
+        return _version(conn.server_properties)
     finally:
         await conn.close()
-    return version.decode() if isinstance(version, bytes) else str(version)
