@@ -3,8 +3,10 @@
 Tiny sizes against the real PostgreSQL and RabbitMQ, each run on a fresh database and exchange
 of its own (the harness creates and removes them), through the same ``python -m benchmarks.*``
 command a user types. No timing is asserted: the figures of a run this small on a shared machine
-mean nothing; only that the harness, the daemon it starts and the result file still fit together.
-Results go to a temporary directory, never to benchmarks/results/.
+mean nothing; only that the harness, the daemon it starts and the result file still fit together:
+every message arrives (within the harness's own generous deadlines) and the result file has the
+shape report_md and docs/benchmarks.md rely on. Results go to a temporary directory, never to
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -67,16 +69,17 @@ def results_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def check_wake(result: dict[str, Any], trials: int) -> None:
-    arrived = result["commit_to_arrival"]["n"]
-    assert arrived + result["not_arrived_within_10s"] == trials
+    assert result["commit_to_arrival"]["n"] == trials
+    assert result["not_arrived_within_10s"] == 0
     assert set(result["commit_to_arrival"]) >= {"p50", "p99", "max"}
     assert [stop["returncode"] for stop in result["daemon_stop"]] == [0]
 
 
 def check_timed(result: dict[str, Any], rows: int, replicas: int) -> None:
     assert result["rows"] == rows and result["replicas"] == replicas
-    assert result["arrived"] + result["missing"] == rows
-    assert result["lateness"]["n"] == result["arrived"]
+    assert (result["arrived"], result["missing"]) == (rows, 0)
+    assert result["lateness"]["n"] == rows
+    assert result["daemon_sent_at"]["not_done"] == 0
     assert set(result["daemon_sent_at"]) == {
         "sent_at_lateness",
         "skipped",
@@ -137,7 +140,7 @@ def test_consumer_capacity(results_dir: Path) -> None:
     assert result["publisher"]["published_per_s"] > 0
     assert [c["consumer"] for c in result["consumers"]] == ["raw", "aiormq", "aio-pika"]
     for consumer in result["consumers"]:
-        assert consumer["received"] + consumer["missing"] == messages
+        assert (consumer["received"], consumer["missing"]) == (messages, 0)
         assert consumer["consumer_cpu_ms_per_1000"] >= 0
 
 
