@@ -118,6 +118,7 @@ async def run(url: str, n: int, quorum: bool, receivers: list[ReceiverName]) -> 
             await delete_topology(url, exchange)
     return {
         "scenario": "consumer_capacity",
+        "exchange": exchange,
         "load_average_at_start": load,
         "messages": n,
         "quorum": quorum,

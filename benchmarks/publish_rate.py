@@ -89,6 +89,7 @@ async def run(url: str, n: int, batch: int, classic: bool, fallback: bool) -> di
         await cleanup(url, names, extra)
     return {
         "scenario": "publish_rate",
+        "exchange": names.exchange,
         "messages": n,
         "batch": batch,
         "classic": classic,

@@ -82,6 +82,11 @@ class Environment:
         assert self.db is not None
         return self.db[0]
 
+    def names(self) -> dict[str, str]:
+        """Where this scenario ran (both removed afterwards), recorded with its result."""
+        assert self.db is not None
+        return {"database": self.db[1], "exchange": self.exchange}
+
     def start_daemons(self, replicas: int, max_wait: float) -> list[float]:
         """Start ``replicas`` daemons and wait for each /readyz; return the seconds each took."""
         env = {
@@ -201,6 +206,7 @@ async def wake(
             done = _done_stats(_db.rows_of(conn, tag))
     return {
         "scenario": label,
+        **env.names(),
         "load_average_at_start": load,
         "trials": trials,
         "ready_seconds": ready,
@@ -286,6 +292,7 @@ async def _timed_rows(
         first = min(got, default=None)
         result: dict[str, Any] = {
             "scenario": label,
+            **env.names(),
             "load_average_at_start": load,
             "rows": rows,
             "replicas": replicas,

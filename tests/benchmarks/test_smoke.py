@@ -11,6 +11,7 @@ benchmarks/results/.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiormq
+import psycopg
 import pytest
 
 from benchmarks import _results
@@ -60,6 +63,39 @@ def only_result(results_dir: Path, name: str) -> dict[str, Any]:
     return result
 
 
+async def _missing_on_broker(names: list[str]) -> list[str]:
+    """Which of ``names`` (exchanges ending in an id, or queues) the broker no longer has."""
+    gone = []
+    conn = await aiormq.connect(RABBITMQ_URL)
+    try:
+        for name in names:
+            channel = await conn.channel()  # a failed passive declare closes the channel
+            try:
+                if name.endswith((".bot", ".dlq", ".classic")):
+                    await channel.queue_declare(name, passive=True)
+                else:
+                    await channel.exchange_declare(name, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                gone.append(name)
+    finally:
+        await conn.close()
+    return gone
+
+
+def assert_removed(result: dict[str, Any]) -> None:
+    """The run's own database, exchange and the daemon's queues are gone after it."""
+    if "database" in result:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (result["database"],)
+            ).fetchone()
+        assert found is None, f"database {result['database']} left behind"
+    exchange = result["exchange"]
+    assert exchange.startswith(("bench.", "rate."))
+    names = [exchange, f"{exchange}.bot", f"{exchange}.dlq"]
+    assert asyncio.run(_missing_on_broker(names)) == names
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Iterator[Path]:
     """A temporary results directory; the default one must not change while the test runs."""
@@ -69,6 +105,7 @@ def results_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def check_wake(result: dict[str, Any], trials: int) -> None:
+    assert_removed(result)
     assert result["commit_to_arrival"]["n"] == trials
     assert result["not_arrived_within_10s"] == 0
     assert set(result["commit_to_arrival"]) >= {"p50", "p99", "max"}
@@ -76,6 +113,7 @@ def check_wake(result: dict[str, Any], trials: int) -> None:
 
 
 def check_timed(result: dict[str, Any], rows: int, replicas: int) -> None:
+    assert_removed(result)
     assert result["rows"] == rows and result["replicas"] == replicas
     assert (result["arrived"], result["missing"]) == (rows, 0)
     assert result["lateness"]["n"] == rows
@@ -137,6 +175,7 @@ def test_consumer_capacity(results_dir: Path) -> None:
         "raw,aiormq,aio-pika",
     )
     result = only_result(results_dir, "consumer_capacity")
+    assert_removed(result)
     assert result["publisher"]["published_per_s"] > 0
     assert [c["consumer"] for c in result["consumers"]] == ["raw", "aiormq", "aio-pika"]
     for consumer in result["consumers"]:
@@ -157,4 +196,5 @@ def test_publish_rate(results_dir: Path) -> None:
         "10",
     )
     result = only_result(results_dir, "publish_rate")
+    assert_removed(result)
     assert result["messages"] == 50 and result["messages_per_s"] > 0
