@@ -4,7 +4,8 @@ Publishes N messages (~200-byte JSON bodies) in batches via ``publish_many`` to 
 its own, checks every one was confirmed, prints msg/s and client CPU (process time) per message,
 and deletes what it declared.
 
-    python bench/publish_rate.py [-n 20000] [--batch 500] [--loop asyncio|uvloop] [--classic]
+    .venv/bin/python -m benchmarks.publish_rate [-n 20000] [--batch 500] [--loop asyncio|uvloop]
+        [--classic] [--fallback]
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 import uuid
+from typing import Any
 
 import aio_pika
 
+from benchmarks import _machine, _results
 from gamesched.events import publisher, schemas, topology
-
-URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def messages(n: int) -> list[schemas.Outgoing]:
@@ -40,10 +42,10 @@ def messages(n: int) -> list[schemas.Outgoing]:
     ]
 
 
-async def swap_to_classic(names: topology.Names) -> str:
+async def swap_to_classic(url: str, names: topology.Names) -> str:
     """Replace the quorum bot queue with a classic durable one, so the broker is cheaper."""
     classic = f"{names.exchange}.classic"
-    conn = await aio_pika.connect(URL)
+    conn = await aio_pika.connect(url)
     async with conn:
         ch = await conn.channel()
         await ch.queue_delete(names.bot_queue)
@@ -52,8 +54,8 @@ async def swap_to_classic(names: topology.Names) -> str:
     return classic
 
 
-async def cleanup(names: topology.Names, extra: list[str]) -> None:
-    conn = await aio_pika.connect(URL)
+async def cleanup(url: str, names: topology.Names, extra: list[str]) -> None:
+    conn = await aio_pika.connect(url)
     async with conn:
         ch = await conn.channel()
         for queue in [names.bot_queue, names.dead_letter_queue, *extra]:
@@ -61,16 +63,16 @@ async def cleanup(names: topology.Names, extra: list[str]) -> None:
         await ch.exchange_delete(names.exchange)
 
 
-async def run(n: int, batch: int, classic: bool, fallback: bool) -> None:
+async def run(url: str, n: int, batch: int, classic: bool, fallback: bool) -> dict[str, Any]:
     names = topology.Names(f"rate.{uuid.uuid4().hex[:8]}")
-    pub = publisher.Publisher(URL, names)
+    pub = publisher.Publisher(url, names)
     extra: list[str] = []
     try:
         await pub.connect()
         if fallback:
             pub._batch = None  # force the per-message path, for comparison
         if classic:
-            extra.append(await swap_to_classic(names))
+            extra.append(await swap_to_classic(url, names))
         todo = messages(n)
         await pub.publish_many(todo[:batch])  # warm-up, not counted
         t0, c0 = time.perf_counter(), time.process_time()
@@ -84,25 +86,45 @@ async def run(n: int, batch: int, classic: bool, fallback: bool) -> None:
         )
     finally:
         await pub.close()
-        await cleanup(names, extra)
+        await cleanup(url, names, extra)
+    return {
+        "scenario": "publish_rate",
+        "exchange": names.exchange,
+        "messages": n,
+        "batch": batch,
+        "classic": classic,
+        "fallback": fallback,
+        "messages_per_s": n / wall,
+        "client_cpu_us_per_message": cpu / n * 1e6,
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--rabbitmq-url",
+        default=os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+    )
     parser.add_argument("-n", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--classic", action="store_true")
     parser.add_argument("--fallback", action="store_true")
-    args = parser.parse_args()
-    coro = run(args.n, args.batch, args.classic, args.fallback)
+    _results.add_argument(parser)
+    args = parser.parse_args(argv)
+    load = _machine.load_average()
+    coro = run(args.rabbitmq_url, args.n, args.batch, args.classic, args.fallback)
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(coro)
+        result = uvloop.run(coro)
     else:
-        asyncio.run(coro)
+        result = asyncio.run(coro)
+    result.update(loop=args.loop, load_average_at_start=load)
+    path = _results.save(args.results_dir, "publish_rate", {"results": [result]})
+    print(f"result written to {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _stats import ms
+from benchmarks._stats import ms
 
 
 def _mb(value: int) -> str:

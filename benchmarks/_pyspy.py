@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ RATE = 100  # samples per second
 
 
 def find_py_spy() -> str | None:
-    venv_bin = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy"
+    venv_bin = Path(sys.executable).parent / "py-spy"
     return str(venv_bin) if venv_bin.exists() else shutil.which("py-spy")
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
 
 from gamesched.db import engine, migrate
 from gamesched.settings import Settings
@@ -49,6 +51,14 @@ async def aconnect(url: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(Settings(database_url=url).libpq_url, **kwargs)
 
 
+def scalar(conn: psycopg.Connection[Any], query: LiteralString, params: Any = None) -> Any:
+    """The first column of the first row of ``query``, which must return a row."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row from {query!r}")
+    return row[0]
+
+
 def ensure_guild_channel(conn: psycopg.Connection[Any]) -> tuple[uuid.UUID, uuid.UUID]:
     """One guild and one channel that every benchmark game belongs to."""
     row = conn.execute(
@@ -57,14 +67,15 @@ def ensure_guild_channel(conn: psycopg.Connection[Any]) -> tuple[uuid.UUID, uuid
     ).fetchone()
     if row:
         return row[0], row[1]
-    guild = conn.execute(
-        "INSERT INTO guilds (discord_guild_id, name) VALUES ('1', 'bench') RETURNING id"
-    ).fetchone()[0]  # type: ignore[index]
-    channel = conn.execute(
+    guild = scalar(
+        conn, "INSERT INTO guilds (discord_guild_id, name) VALUES ('1', 'bench') RETURNING id"
+    )
+    channel = scalar(
+        conn,
         "INSERT INTO channels (guild_id, discord_channel_id, name) "
         "VALUES (%s, '2', 'bench') RETURNING id",
         (guild,),
-    ).fetchone()[0]  # type: ignore[index]
+    )
     conn.commit()
     return guild, channel
 
@@ -97,14 +108,14 @@ DUE_MONTHS_AHEAD = "now() + interval '60 days' + (i::float8 / %(n)s) * interval 
 
 
 def insert_rows_only(
-    conn: psycopg.Connection[Any], tag: str, n: int, due_sql: str, **params: Any
+    conn: psycopg.Connection[Any], tag: str, n: int, due_sql: LiteralString, **params: Any
 ) -> float:
     """Insert ``n`` rows for ``tag``'s games (already created) in one statement and commit.
 
     Returns the wall-clock time (epoch seconds) at which the COMMIT returned.
     """
     conn.execute(
-        _INSERT_ROWS.format(due=due_sql),  # type: ignore[arg-type]
+        sql.SQL(_INSERT_ROWS).format(due=sql.SQL(due_sql)),
         {"tag": tag, "base": MINUTES_BASE, "per": PER_GAME, "n": n, **params},
     )
     conn.commit()
@@ -115,7 +126,7 @@ def insert_rows(
     conn: psycopg.Connection[Any],
     tag: str,
     n: int,
-    due_sql: str,
+    due_sql: LiteralString,
     *,
     starts_in: str = "30 days",
     **params: Any,
@@ -125,11 +136,17 @@ def insert_rows(
     return insert_rows_only(conn, tag, n, due_sql, **params)
 
 
-def rows_of(
-    conn: psycopg.Connection[Any], tag: str
-) -> list[tuple[str, datetime, datetime | None, bool, str | None]]:
-    """(id, notification_time, sent_at, sent, skip_reason) of every row of ``tag``'s games."""
-    cur = conn.execute(
+class ScheduleRow(NamedTuple):
+    id: str
+    notification_time: datetime
+    sent_at: datetime | None
+    sent: bool
+    skip_reason: str | None
+
+
+def rows_of(conn: psycopg.Connection[Any], tag: str) -> list[ScheduleRow]:
+    """Every ``notification_schedule`` row of ``tag``'s games."""
+    cur = conn.cursor(row_factory=class_row(ScheduleRow)).execute(
         "SELECT n.id::text, n.notification_time, n.sent_at, n.sent, n.skip_reason "
         "FROM notification_schedule n JOIN game_sessions g ON g.id = n.game_id "
         "WHERE g.title = %s",
@@ -140,4 +157,4 @@ def rows_of(
 
 def server_version(url: str) -> str:
     with connect(url) as conn:
-        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        return str(scalar(conn, "SHOW server_version"))

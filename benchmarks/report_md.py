@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
-"""Render result files of scheduler_bench.py as Markdown tables (for docs/benchmarks.md).
+"""Render result files of scheduler_bench as Markdown tables (for docs/benchmarks.md).
 
-.venv/bin/python bench/report_md.py bench/results/all-*.json
+.venv/bin/python -m benchmarks.report_md benchmarks/results/all-*.json
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _stats import ms
+from benchmarks._stats import ms
 
 
 def _daemon_hist(r: dict[str, Any]) -> str:
@@ -134,9 +133,11 @@ def render(path: Path) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
-    for name in sys.argv[1:]:
-        print(render(Path(name)))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path, help="result files of scheduler_bench")
+    for path in parser.parse_args(argv).files:
+        print(render(path))
     return 0
 
 

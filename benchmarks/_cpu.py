@@ -7,6 +7,7 @@ much less, so they tell what each component costs and what a free core would all
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,26 +43,40 @@ def _system() -> dict[str, int]:
     return {k: int(v) for k, v in zip(keys, parts, strict=False)}
 
 
-def snapshot(daemon_pids: list[int]) -> dict[str, Any]:
-    return {
-        "daemons": {pid: process_cpu(pid) for pid in daemon_pids},
-        "rabbitmq": _by_command(("beam.smp",)),
-        "postgres": _by_command(("postgres",)),
-        "system": _system(),
-    }
+@dataclass(frozen=True)
+class Snapshot:
+    """CPU seconds so far of each daemon, RabbitMQ and PostgreSQL process; machine-wide ticks."""
+
+    daemons: dict[int, float]
+    rabbitmq: dict[int, float]
+    postgres: dict[int, float]
+    system: dict[str, int]
 
 
-def delta(start: dict[str, Any], end: dict[str, Any], events: int) -> dict[str, Any]:
+def snapshot(daemon_pids: list[int]) -> Snapshot:
+    return Snapshot(
+        daemons={pid: process_cpu(pid) for pid in daemon_pids},
+        rabbitmq=_by_command(("beam.smp",)),
+        postgres=_by_command(("postgres",)),
+        system=_system(),
+    )
+
+
+def _spent(start: dict[int, float], end: dict[int, float]) -> float:
+    """CPU seconds between two snapshots of the same processes (a new process counts from 0)."""
+    return sum(v - start.get(pid, 0.0) for pid, v in end.items())
+
+
+def delta(start: Snapshot, end: Snapshot, events: int) -> dict[str, Any]:
     """CPU seconds per component between two snapshots, and per 1,000 events."""
-
-    def spent(key: str) -> float:
-        return sum(v - start[key].get(pid, 0.0) for pid, v in end[key].items())
-
-    s0, s1 = start["system"], end["system"]
+    s0, s1 = start.system, end.system
     total = sum(s1.values()) - sum(s0.values())
     out: dict[str, Any] = {}
-    for key in ("daemons", "rabbitmq", "postgres"):
-        seconds = spent(key)
+    for key, seconds in (
+        ("daemons", _spent(start.daemons, end.daemons)),
+        ("rabbitmq", _spent(start.rabbitmq, end.rabbitmq)),
+        ("postgres", _spent(start.postgres, end.postgres)),
+    ):
         out[f"{key}_cpu_s"] = round(seconds, 2)
         out[f"{key}_cpu_ms_per_1000_events"] = round(1e6 * seconds / events, 1) if events else None
     if total > 0:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from _stats import histogram_quantile
 from prometheus_client.parser import text_string_to_metric_families
+
+from benchmarks._stats import histogram_quantile
 
 
 def lateness_histograms(text: str) -> list[dict[str, Any]]:

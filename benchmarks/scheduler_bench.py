@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Benchmarks of the ``gamesched scheduler`` daemon, measured at a consumer on the exchange.
 
-Run by hand from the repository root with the project's venv (never by pytest):
+Run by hand from the repository root with the project's venv:
 
-    .venv/bin/python bench/scheduler_bench.py wake
-    .venv/bin/python bench/scheduler_bench.py accuracy
-    .venv/bin/python bench/scheduler_bench.py burst --rows 100000 --replicas 3
-    .venv/bin/python bench/scheduler_bench.py scale
-    .venv/bin/python bench/scheduler_bench.py all
+    .venv/bin/python -m benchmarks.scheduler_bench wake
+    .venv/bin/python -m benchmarks.scheduler_bench accuracy
+    .venv/bin/python -m benchmarks.scheduler_bench burst --rows 100000 --replicas 3
+    .venv/bin/python -m benchmarks.scheduler_bench scale
+    .venv/bin/python -m benchmarks.scheduler_bench all
+
+(tests/benchmarks/test_smoke.py runs each scenario with tiny sizes and checks only that it
+completes.)
 
 Each scenario uses a fresh database and a fresh exchange ``bench.<uuid>``, starts the daemon(s)
 and waits for /readyz before inserting rows, and removes the database, the exchange and the
-daemon's queues afterwards. Results are printed and written to ``bench/results/*.json``.
+daemon's queues afterwards. Results are printed and written to ``benchmarks/results/*.json``
+(``--results-dir`` elsewhere).
 See docs/benchmarks.md for what each figure means.
 """
 
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import shlex
 import sys
@@ -29,22 +32,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _cpu
-import _db
-import _machine
-import _metrics
-import _pyspy
-from _consumer import Consumer, delete_topology, rabbitmq_version
-from _daemon import Daemon, free_port
-from _report import print_result
-from _stats import summarize
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import _cpu, _db, _machine, _metrics, _pyspy, _results
+from benchmarks._consumer import Consumer, delete_topology, rabbitmq_version
+from benchmarks._daemon import Daemon, free_port
+from benchmarks._report import print_result
+from benchmarks._stats import summarize
 
 
 @dataclass
@@ -87,6 +81,11 @@ class Environment:
     def url(self) -> str:
         assert self.db is not None
         return self.db[0]
+
+    def names(self) -> dict[str, str]:
+        """Where this scenario ran (both removed afterwards), recorded with its result."""
+        assert self.db is not None
+        return {"database": self.db[1], "exchange": self.exchange}
 
     def start_daemons(self, replicas: int, max_wait: float) -> list[float]:
         """Start ``replicas`` daemons and wait for each /readyz; return the seconds each took."""
@@ -131,14 +130,16 @@ def _epoch(ts: datetime | None) -> float | None:
     return None if ts is None else ts.timestamp()
 
 
-def _done_stats(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+def _done_stats(rows: list[_db.ScheduleRow]) -> dict[str, Any]:
     """The daemon's own record: sent_at - notification_time, skipped and pending counts."""
-    lateness = [r[2].timestamp() - r[1].timestamp() for r in rows if r[2] is not None and r[3]]
+    sent_at = [(r, r.sent_at.timestamp()) for r in rows if r.sent_at is not None]
     return {
-        "sent_at_lateness": summarize(lateness),
-        "skipped": sum(1 for r in rows if r[3] and r[4] is not None),
-        "not_done": sum(1 for r in rows if not r[3]),
-        "max_sent_at": max((r[2].timestamp() for r in rows if r[2] is not None), default=None),
+        "sent_at_lateness": summarize(
+            t - r.notification_time.timestamp() for r, t in sent_at if r.sent
+        ),
+        "skipped": sum(1 for r in rows if r.sent and r.skip_reason is not None),
+        "not_done": sum(1 for r in rows if not r.sent),
+        "max_sent_at": max((t for _, t in sent_at), default=None),
     }
 
 
@@ -170,9 +171,7 @@ async def wake(
         tag = f"{label}-{uuid.uuid4().hex[:8]}"
         with _db.connect(env.url) as conn:
             _db.create_games(conn, tag, 1, "30 days")
-            game_id = conn.execute(
-                "SELECT id FROM game_sessions WHERE title = %s", (tag,)
-            ).fetchone()[0]  # type: ignore[index]
+            game_id = _db.scalar(conn, "SELECT id FROM game_sessions WHERE title = %s", (tag,))
         rng = random.Random(1)
         latencies: list[float] = []
         lateness: list[float] = []
@@ -207,6 +206,7 @@ async def wake(
             done = _done_stats(_db.rows_of(conn, tag))
     return {
         "scenario": label,
+        **env.names(),
         "load_average_at_start": load,
         "trials": trials,
         "ready_seconds": ready,
@@ -225,7 +225,7 @@ async def _timed_rows(
     label: str,
     rows: int,
     replicas: int,
-    due_sql: str,
+    due_sql: LiteralString,
     lead: float,
     span: float,
     db: tuple[str, str] | None,
@@ -256,7 +256,7 @@ async def _timed_rows(
             f"    inserted {rows} rows in {committed - insert_start:.2f} s; "
             f"commit {committed - due_epoch:+.2f} s relative to the first due time"
         )
-        due_of = {r[0]: r[1].timestamp() for r in expected}
+        due_of = {r.id: r.notification_time.timestamp() for r in expected}
         peaks: dict[int, int] = {}
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(_sample_memory(env.daemons, peaks, stop_sampling))
@@ -292,6 +292,7 @@ async def _timed_rows(
         first = min(got, default=None)
         result: dict[str, Any] = {
             "scenario": label,
+            **env.names(),
             "load_average_at_start": load,
             "rows": rows,
             "replicas": replicas,
@@ -330,9 +331,11 @@ async def _timed_rows(
         return result
 
 
-async def accuracy(opts: Options, rows: int = 20000, span: float = 60.0) -> dict[str, Any]:
+async def accuracy(
+    opts: Options, rows: int = 20000, span: float = 60.0, lead: float = 5.0
+) -> dict[str, Any]:
     print(f"== accuracy: {rows} rows due evenly over {span:.0f} s, 1 daemon")
-    return await _timed_rows(opts, "accuracy", rows, 1, _db.DUE_SPREAD, 5.0, span, None)
+    return await _timed_rows(opts, "accuracy", rows, 1, _db.DUE_SPREAD, lead, span, None)
 
 
 async def burst(
@@ -341,10 +344,12 @@ async def burst(
     replicas: int,
     db: tuple[str, str] | None = None,
     label: str | None = None,
+    lead: float | None = None,
 ) -> dict[str, Any]:
     label = label or f"burst-{rows}-r{replicas}"
     print(f"== {label}: {rows} rows due at the same instant, {replicas} daemon(s)")
-    lead = 3.0 + rows / 10000
+    if lead is None:  # time for the insert to commit before the rows are due
+        lead = 3.0 + rows / 10000
     return await _timed_rows(opts, label, rows, replicas, _db.DUE_AT, lead, 0.0, db)
 
 
@@ -356,11 +361,15 @@ def _change(base: float | None, new: float | None, higher_is_worse: bool = True)
 
 
 async def scale(
-    opts: Options, prefill: int = 1_000_000, rows: int = 10000, trials: int = 200
+    opts: Options,
+    prefill: int = 1_000_000,
+    rows: int = 10000,
+    trials: int = 200,
+    lead: float | None = None,
 ) -> dict[str, Any]:
     """Wake and burst, first on an empty table, then with ``prefill`` rows due months ahead."""
     base_wake = await wake(opts, trials, label="scale-baseline-wake")
-    base_burst = await burst(opts, rows, 1, label=f"scale-baseline-burst-{rows}")
+    base_burst = await burst(opts, rows, 1, label=f"scale-baseline-burst-{rows}", lead=lead)
     print(f"== scale: pre-filling {prefill} not-done rows due 60-180 days ahead")
     db = await asyncio.to_thread(_db.create, opts.database_url)
     try:
@@ -373,13 +382,13 @@ async def scale(
             # fresh 190 MB write lands in the middle of the measurement.
             conn.execute("VACUUM ANALYZE")
             conn.execute("CHECKPOINT")
-            size = conn.execute(
-                "SELECT pg_size_pretty(pg_total_relation_size('notification_schedule'))"
-            ).fetchone()[0]  # type: ignore[index]
+            size = _db.scalar(
+                conn, "SELECT pg_size_pretty(pg_total_relation_size('notification_schedule'))"
+            )
         fill_seconds = time.time() - t0
         print(f"    pre-filled in {fill_seconds:.1f} s; table with indexes {size}")
         big_wake = await wake(opts, trials, db=db, label="scale-1m-wake")
-        big_burst = await burst(opts, rows, 1, db=db, label=f"scale-1m-burst-{rows}")
+        big_burst = await burst(opts, rows, 1, db=db, label=f"scale-1m-burst-{rows}", lead=lead)
     finally:
         await asyncio.to_thread(_db.drop, *db)
     w0, w1 = base_wake["commit_to_arrival"], big_wake["commit_to_arrival"]
@@ -411,10 +420,13 @@ async def scale(
 # -- command line ---------------------------------------------------------------------------
 
 
-def _save(name: str, machine: dict[str, Any], results: list[dict[str, Any]], opts: Options) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{name}-{stamp}.json"
+def _save(
+    results_dir: Path,
+    name: str,
+    machine: dict[str, Any],
+    results: list[dict[str, Any]],
+    opts: Options,
+) -> Path:
     payload = {
         "machine": machine,
         "load_average_at_end": _machine.load_average(),
@@ -426,19 +438,19 @@ def _save(name: str, machine: dict[str, Any], results: list[dict[str, Any]], opt
         },
         "results": results,
     }
-    path.write_text(json.dumps(payload, indent=2, default=str))
-    return path
+    return _results.save(results_dir, name, payload)
+
+
+def default_daemon_cmd() -> list[str]:
+    """``gamesched scheduler`` from the environment running this harness (.venv or CI's)."""
+    return [str(Path(sys.executable).parent / "gamesched"), "scheduler"]
 
 
 async def _main(args: argparse.Namespace) -> int:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = RESULTS / f"logs-{args.command}-{stamp}"
+    results_dir: Path = args.results_dir
+    run_dir = results_dir / f"logs-{args.command}-{_results.stamp()}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = (
-        shlex.split(args.daemon_cmd)
-        if args.daemon_cmd
-        else [str(ROOT / ".venv" / "bin" / "gamesched"), "scheduler"]
-    )
+    cmd = shlex.split(args.daemon_cmd) if args.daemon_cmd else default_daemon_cmd()
     opts = Options(
         database_url=args.database_url,
         rabbitmq_url=args.rabbitmq_url,
@@ -464,11 +476,11 @@ async def _main(args: argparse.Namespace) -> int:
         if args.command == "wake":
             results.append(await wake(opts, args.trials))
         elif args.command == "accuracy":
-            results.append(await accuracy(opts, args.rows, args.span))
+            results.append(await accuracy(opts, args.rows, args.span, args.lead))
         elif args.command == "burst":
-            results.append(await burst(opts, args.rows, args.replicas))
+            results.append(await burst(opts, args.rows, args.replicas, lead=args.lead))
         elif args.command == "scale":
-            results.append(await scale(opts, args.prefill, args.rows, args.trials))
+            results.append(await scale(opts, args.prefill, args.rows, args.trials, args.lead))
         elif args.command == "all":
             results.append(await wake(opts))
             results.append(await accuracy(opts))
@@ -480,16 +492,23 @@ async def _main(args: argparse.Namespace) -> int:
             print_result(result)
     finally:
         if results:
-            path = _save(args.command, machine, results, opts)
-            print(
-                f"results written to {path.relative_to(ROOT)}; daemon logs in "
-                f"{run_dir.relative_to(ROOT)}"
-            )
+            path = _save(results_dir, args.command, machine, results, opts)
+            print(f"results written to {path}; daemon logs in {run_dir}")
     return 0
 
 
+def _add_lead(parser: argparse.ArgumentParser, default: float | None) -> None:
+    parser.add_argument(
+        "--lead",
+        type=float,
+        default=default,
+        help="seconds from the insert to the first due time (default: "
+        f"{'3 + rows / 10,000' if default is None else default}; small for a smoke run)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -499,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--daemon-cmd",
         default=None,
-        help="command to start one daemon (default: .venv/bin/gamesched scheduler)",
+        help="command to start one daemon (default: gamesched scheduler next to this Python)",
     )
     parser.add_argument("--kinds", default=None, help="passed as --kinds to the daemon")
     parser.add_argument(
@@ -510,26 +529,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the daemons")
     parser.add_argument("--ready-timeout", type=float, default=30.0)
+    _results.add_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("wake", help="commit -> arrival of single rows due now")
     p.add_argument("--trials", type=int, default=200)
     p = sub.add_parser("accuracy", help="rows due evenly over a minute")
     p.add_argument("--rows", type=int, default=20000)
     p.add_argument("--span", type=float, default=60.0)
+    _add_lead(p, 5.0)
     p = sub.add_parser("burst", help="rows due at the same instant")
     p.add_argument("--rows", type=int, default=10000)
     p.add_argument("--replicas", type=int, default=1)
+    _add_lead(p, None)
     p.add_argument("--py-spy", action="store_true", help="profile the first daemon (py-spy)")
     p = sub.add_parser("scale", help="wake and burst with 1M rows due months ahead")
     p.add_argument("--prefill", type=int, default=1_000_000)
     p.add_argument("--rows", type=int, default=10000)
     p.add_argument("--trials", type=int, default=200)
+    _add_lead(p, None)
     sub.add_parser("all", help="every scenario of the issue, in order")
     return parser
 
 
-def main() -> int:
-    return asyncio.run(_main(build_parser().parse_args()))
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(_main(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":
