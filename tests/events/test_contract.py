@@ -186,4 +186,3 @@ async def test_reminder_body_times_match_the_rows(fresh_settings: Settings):
         event = schemas.parse(schemas.REMINDER_DUE, row["body"])
         assert isinstance(event, schemas.ReminderDue)
         assert (event.notification_time, event.scheduled_at, event.reminder_minutes) == expected
-

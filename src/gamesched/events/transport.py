@@ -51,9 +51,7 @@ class Sink(Protocol):
         """Connect (and declare what must exist); raise ``errors.BrokerUnavailable`` if not."""
         ...
 
-    async def publish(
-        self, conn: AsyncConnection[Any], messages: Sequence[Outgoing]
-    ) -> list[bool]:
+    async def publish(self, conn: AsyncConnection[Any], messages: Sequence[Outgoing]) -> list[bool]:
         """Publish ``messages``; True for each one durably accepted. ``conn`` is the claiming
         transaction's connection. Raise ``errors.BrokerUnavailable`` if the transport is gone
         (nothing of the batch may then be marked done)."""
@@ -124,9 +122,9 @@ class DeadLetters(Protocol):
         ...
 
 
-def retry_delay(attempt: int) -> float | None:
+def retry_delay(attempt: int, delays: Sequence[float] = RETRY_DELAYS) -> float | None:
     """Seconds to wait before delivering again a message whose delivery number ``attempt``
     failed; None when it has had all its retries and must be parked."""
-    if attempt < 1 or attempt > len(RETRY_DELAYS):
+    if attempt < 1 or attempt > len(delays):
         return None
-    return RETRY_DELAYS[attempt - 1]
+    return delays[attempt - 1]
