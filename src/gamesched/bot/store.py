@@ -78,6 +78,10 @@ def claim_message(session: Session, *, message_id: str, routing_key: str) -> boo
     return result.first() is not None
 
 
+def was_handled(session: Session, *, message_id: str) -> bool:
+    return session.get(models.ProcessedEvent, message_id) is not None
+
+
 def delivered(session: Session, *, key: plan.ReminderKey, users: Iterable[str]) -> set[str]:
     """Of ``users``, those whose DM for this reminder (at this time) is already recorded."""
     rows = session.scalars(
