@@ -11,17 +11,22 @@
 * A transient failure (Discord 5xx or a long rate limit, database or network errors) is retried
   later by the transport; everything else unexpected is parked with its reason.
 
-The database is reached through the sync ORM in worker threads (``asyncio.to_thread``), as the
-API does: one data layer for both.
+The database is reached through the sync ORM in worker threads, as the API does: one data layer
+for both. The threads are the handler's own, at least two per delivery in hand: a session holds
+a game's row lock while Discord answers, and its commit must always find a free thread (with
+asyncio's shared default pool, sessions waiting for that lock could take every thread and the
+commit that would release it could never run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy.exc
@@ -32,6 +37,8 @@ from gamesched.events import schemas
 from gamesched.events.transport import Delivery
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # failures worth retrying: the transport delivers the message again after a delay
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -51,11 +58,21 @@ class Handler:
         discord_api: discord.Discord,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        concurrency: int = 16,
     ) -> None:
         self.sessions = sessions
         self.discord = discord_api
         self.clock = clock
         self.outcomes: dict[str, int] = {}
+        self._threads = ThreadPoolExecutor(2 * concurrency + 2, thread_name_prefix="bot-db")
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a database call on the handler's own threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, functools.partial(fn, *args, **kwargs))
 
     def __repr__(self) -> str:
         return f"<Handler outcomes={self.outcomes} discord={self.discord!r}>"
@@ -104,19 +121,19 @@ class Handler:
     async def _change(self, event: schemas.Event, message_id: str, routing_key: str) -> str:
         session = self.sessions()
         try:
-            first, game = await asyncio.to_thread(
+            first, game = await self._db(
                 self._begin_change, session, event, message_id, routing_key
             )
             if not first:
-                await asyncio.to_thread(session.commit)
+                await self._db(session.commit)
                 return "duplicate"
             decided = plan.decide(event, game, now=self.clock(), message_id=message_id)
             for action in decided.actions:
                 await self._carry_out(session, action)
-            await asyncio.to_thread(session.commit)
+            await self._db(session.commit)
             return decided.skipped or "done"
         finally:
-            await asyncio.to_thread(session.close)  # rolls back anything not committed
+            await self._db(session.close)  # rolls back anything not committed
 
     @staticmethod
     def _begin_change(
@@ -130,7 +147,7 @@ class Handler:
         if isinstance(action, plan.ShowAnnouncement):
             new_id = await self._show(action)
             if new_id != action.message_id:
-                await asyncio.to_thread(
+                await self._db(
                     store.set_message_id, session, game_id=action.game_id, message_id=new_id
                 )
         elif isinstance(action, plan.DeleteAnnouncement):
@@ -163,7 +180,7 @@ class Handler:
         # A reminder re-armed for a new time (the game moved) comes with the same message id
         # (its row's): the time is part of what was handled.
         handled_id = f"{message_id}@{event.notification_time.isoformat()}"
-        read = await asyncio.to_thread(self._read_reminder, event, handled_id)
+        read = await self._db(self._read_reminder, event, handled_id)
         if read is None:
             return "duplicate"
         game, done = read
@@ -176,8 +193,8 @@ class Handler:
                 status, error = "sent", None
             except discord.DmClosed as exc:
                 status, error = "undeliverable", _first_line(exc)
-            await asyncio.to_thread(self._record, dm.reminder, dm.user_id, status, error)
-        await asyncio.to_thread(self._finish_reminder, handled_id)
+            await self._db(self._record, dm.reminder, dm.user_id, status, error)
+        await self._db(self._finish_reminder, handled_id)
         return decided.skipped or "done"
 
     def _read_reminder(
