@@ -298,3 +298,41 @@ class ReminderDelivery(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="sent")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class QueuedEvent(Base):
+    """A message of the PostgreSQL event transport (``gamesched.events.pgqueue``).
+
+    Written by the scheduler in the transaction that marks its schedule row done; a consumer
+    leases it by moving ``available_at`` ahead and deletes it once handled. ``state`` is
+    ``parked`` for messages that kept failing (the dead-letter queue), with ``last_error``.
+    ``queue`` is the namespace (``GAMESCHED_EXCHANGE``), so several installs or test runs can
+    share a database.
+    """
+
+    __tablename__ = "event_queue"
+    __table_args__ = (
+        Index(
+            "ix_event_queue_ready",
+            "queue",
+            "available_at",
+            "id",
+            postgresql_where=text("state = 'ready'"),
+        ),
+        Index("ix_event_queue_parked", "queue", "id", postgresql_where=text("state = 'parked'")),
+        CheckConstraint("state IN ('ready', 'parked')", name="state"),
+        CheckConstraint("isfinite(available_at)", name="available_at_finite"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(100))
+    routing_key: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    available_at: Mapped[datetime] = mapped_column(server_default=_now())
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    state: Mapped[str] = mapped_column(String(16), server_default="ready", default="ready")
+    parked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from gamesched.scheduler._retry import Backoff, FailureState
+from gamesched._retry import Backoff, FailureState
 
 log = logging.getLogger(__name__)
 

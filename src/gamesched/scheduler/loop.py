@@ -31,9 +31,9 @@ from typing import Any
 import psycopg
 
 from gamesched import errors
+from gamesched._retry import Backoff, FailureState
 from gamesched.db import claims
 from gamesched.scheduler import kinds
-from gamesched.scheduler._retry import Backoff, FailureState
 from gamesched.scheduler.metrics import SchedulerMetrics
 from gamesched.scheduler.publishing import PublisherHolder
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from gamesched import errors
-from gamesched.scheduler._retry import Backoff, FailureState
+from gamesched._retry import Backoff, FailureState
 
 
 def test_backoff_stays_finite_and_capped_however_long_it_fails() -> None:

@@ -1,0 +1,3 @@
+from tests.bot._helpers import engine
+
+__all__ = ["engine"]
