@@ -23,12 +23,19 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 from psycopg import AsyncConnection
 
 from gamesched import errors
@@ -138,7 +145,7 @@ def _copy(
         headers=dict(headers),
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
+        message_id=message.message_id or uuid.uuid4().hex,  # one an operator can name
         type=routing_key,
         timestamp=message.timestamp,
         expiration=None if expiration_ms is None else expiration_ms / 1000,
@@ -157,7 +164,7 @@ class RabbitDelivery:
         if message.exchange == source.names.exchange:
             self.routing_key = message.routing_key or ""
         else:  # came back from a retry queue, or was put straight into the queue
-            self.routing_key = message.type or message.routing_key or ""
+            self.routing_key = message.type or ""  # none: the consumer parks it as malformed
         self.body = message.body
         self.attempt = max(1, _int(headers.get(ATTEMPT)) or 1)
         self.deadline_ms = _deadline_ms(message)
@@ -366,7 +373,10 @@ def _parked(message: AbstractIncomingMessage, names: topology.Names) -> Parked:
 
 
 class RabbitDeadLetters:
-    """``DeadLetters`` over ``<exchange>.dlq``."""
+    """``DeadLetters`` over ``<exchange>.dlq``, read with basic.get and no ack. What is read and
+    not replayed is given back explicitly (a nack with requeue) before the channel closes: that
+    puts it back in the queue before the next reader's basic.get, where leaving it to the
+    channel's close would race with it."""
 
     def __init__(self, url: str, names: topology.Names, *, confirm_timeout: float = 30.0):
         self.url = url
@@ -374,50 +384,93 @@ class RabbitDeadLetters:
         self.confirm_timeout = confirm_timeout
 
     async def list(self, *, limit: int = 100) -> list[Parked]:
-        async with await _connect(self.url) as connection:
-            channel = await connection.channel(publisher_confirms=False)
-            # Fetched without ack: closing the channel puts every one back.
-            return [_parked(m, self.names) async for m in self._fetch(channel, limit)]
+        parked: list[Parked] = []
+        try:
+            async with await _connect(self.url) as connection:
+                channel = await connection.channel(publisher_confirms=False)
+                async with _Borrowed(channel, self.names.dead_letter_queue) as dlq:
+                    while len(parked) < limit and (message := await dlq.get()) is not None:
+                        parked.append(_parked(message, self.names))
+        except _BROKER_ERRORS as exc:
+            raise errors.BrokerUnavailable(f"cannot list the dead-letter queue: {exc}") from exc
+        return parked
 
     async def replay(self, ids: Sequence[str] | None = None) -> int:
+        """Re-publish to ``<exchange>`` (each message id at most once per call, so a message
+        parked again while we replay is not sent round again); return how many."""
         wanted = None if ids is None else set(ids)
-        replayed = 0
-        async with await _connect(self.url) as connection:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            exchange = await channel.get_exchange(self.names.exchange, ensure=False)
-            async for message in self._fetch(channel, None):
-                if wanted is not None and message.message_id not in wanted:
-                    continue  # left unacked: back in the queue when the channel closes
-                parked = _parked(message, self.names)
-                copy = _copy(message, parked.routing_key, {})  # as if new: attempt 1
-                try:
-                    await exchange.publish(
-                        copy, parked.routing_key, mandatory=True, timeout=self.confirm_timeout
-                    )
-                except aio_pika.exceptions.PublishError:  # returned: no queue takes its key
-                    log.warning(
-                        "not replayed %s: no queue is bound to %r",
-                        parked.message_id,
-                        parked.routing_key,
-                        extra={"action": "replay_unroutable", "message_id": parked.message_id},
-                    )
-                    continue
-                await message.ack()
-                replayed += 1
-        return replayed
-
-    async def _fetch(
-        self, channel: AbstractChannel, limit: int | None
-    ) -> AsyncIterator[AbstractIncomingMessage]:
-        """Up to ``limit`` messages from the dead-letter queue, unacked; at most as many as it
-        held at the start, so a message parked again while we replay is not fetched twice."""
+        replayed: set[str] = set()
+        count = 0
         try:
-            queue = await channel.declare_queue(self.names.dead_letter_queue, passive=True)
+            async with await _connect(self.url) as connection:
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                exchange = await channel.get_exchange(self.names.exchange, ensure=False)
+                async with _Borrowed(channel, self.names.dead_letter_queue) as dlq:
+                    while (message := await dlq.get()) is not None:
+                        message_id = message.message_id or ""
+                        if message_id in replayed or (
+                            wanted is not None and message_id not in wanted
+                        ):
+                            continue  # given back at the end
+                        if await self._publish(exchange, message):
+                            await dlq.ack(message)
+                            replayed.add(message_id)
+                            count += 1
+        except _BROKER_ERRORS as exc:
+            raise errors.BrokerUnavailable(f"replay stopped after {count}: {exc}") from exc
+        return count
+
+    async def _publish(self, exchange: AbstractExchange, message: AbstractIncomingMessage) -> bool:
+        """Publish it again as new (attempt 1, no expiration); False if no queue takes it."""
+        parked = _parked(message, self.names)
+        try:
+            await exchange.publish(
+                _copy(message, parked.routing_key, {}),
+                parked.routing_key,
+                mandatory=True,
+                timeout=self.confirm_timeout,
+            )
+        except aio_pika.exceptions.PublishError:  # returned: no queue is bound to its key
+            log.warning(
+                "not replayed %s: no queue takes routing key %r",
+                parked.message_id,
+                parked.routing_key,
+                extra={"action": "replay_unroutable", "message_id": parked.message_id},
+            )
+            return False
+        return True
+
+
+class _Borrowed:
+    """Messages taken from a queue without ack; those not acked go back on exit."""
+
+    def __init__(self, channel: AbstractChannel, queue: str) -> None:
+        self._channel = channel
+        self._name = queue
+        self._queue: AbstractQueue | None = None
+        self._held: dict[int, AbstractIncomingMessage] = {}
+
+    async def __aenter__(self) -> _Borrowed:
+        try:
+            self._queue = await self._channel.declare_queue(self._name, passive=True)
         except aio_pika.exceptions.ChannelNotFoundEntity:
-            return  # never declared: nothing was ever parked
-        count = queue.declaration_result.message_count or 0
-        for _ in range(max(0, count if limit is None else min(count, limit))):
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
-                return
-            yield message
+            self._queue = None  # never declared: nothing was ever parked
+        return self
+
+    async def get(self) -> AbstractIncomingMessage | None:
+        if self._queue is None:
+            return None
+        message = await self._queue.get(no_ack=False, fail=False)
+        if message is not None and message.delivery_tag is not None:
+            self._held[message.delivery_tag] = message
+        return message
+
+    async def ack(self, message: AbstractIncomingMessage) -> None:
+        await message.ack()
+        self._held.pop(message.delivery_tag or 0, None)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._held and not self._channel.is_closed:
+            # one nack for all of them (multiple: every unacked tag up to the last one held)
+            await self._held[max(self._held)].nack(multiple=True, requeue=True)
+        self._held.clear()
