@@ -28,7 +28,7 @@ from gamesched.events.rabbitmq import (
 )
 from gamesched.events.transport import EXPIRED, RETRIES_EXHAUSTED
 from tests.conftest import RABBITMQ_URL
-from tests.scheduler._helpers import wait_until
+from tests.scheduler._helpers import TcpProxy, wait_until
 
 DELAYS = (0.2, 0.4)
 NO_CONN: Any = None  # RabbitSink ignores the claiming transaction's connection
@@ -267,6 +267,42 @@ async def test_unsettled_delivery_is_delivered_again(
         await again.ack()
     finally:
         await survivor.close()
+
+
+async def test_lost_connection_ends_deliveries_with_an_error_and_nothing_is_lost(
+    names: topology.Names, sink: RabbitSink
+) -> None:
+    sent = [message() for _ in range(3)]
+    await publish(sink, *sent)
+    proxy = TcpProxy("127.0.0.1", 5672)
+    await proxy.start()
+    host = RABBITMQ_URL.rsplit("@", 1)[0]
+    source = RabbitSource(f"{host}@127.0.0.1:{proxy.port}/", names, retry_delays=DELAYS)
+    try:
+        await source.connect()
+        deliveries = source.deliveries()
+        in_hand = await next_delivery(deliveries)
+        assert source.connected
+        await proxy.cut()
+        await wait_until(lambda: not source.connected, 10, "the loss noticed")
+        # the others, already buffered, are not handed out: they could not be settled
+        with pytest.raises(errors.BrokerUnavailable):
+            await next_delivery(deliveries)
+        with pytest.raises(errors.BrokerUnavailable):
+            await in_hand.retry("the settle fails too: it comes back")
+        await proxy.restore()
+        await source.connect()
+        deliveries = source.deliveries()
+        again = [await next_delivery(deliveries) for _ in sent]
+        for delivery in again:
+            await delivery.ack()
+    finally:
+        await source.close()
+        await proxy.close()
+    assert sorted(d.message_id for d in again) == sorted(m.message_id for m in sent)
+    assert {d.attempt for d in again} == {1}
+    await wait_until(lambda: _is_zero(ready_count(names.bot_queue)), 10, "bot queue empty")
+    assert await ready_count(names.retry_queue(1)) == 0
 
 
 @pytest.mark.parametrize("settle", ["retry", "park"])

@@ -254,6 +254,11 @@ class RabbitSource:
             f"delivered={self.delivered}>"
         )
 
+    @property
+    def connected(self) -> bool:
+        channels = (self._connection, self._publish, self._consume)
+        return all(c is not None and not c.is_closed for c in channels)
+
     def retry_delay(self, attempt: int) -> float | None:
         """As ``transport.retry_delay``, on this source's schedule."""
         if attempt < 1 or attempt > len(self.retry_delays):
@@ -278,11 +283,14 @@ class RabbitSource:
         self._connection, self._publish, self._consume = connection, publish, consume
 
     async def deliveries(self) -> AsyncIterator[RabbitDelivery]:
-        if self._consume is None:
+        channel = self._consume
+        if channel is None:
             raise RuntimeError("RabbitSource.deliveries() before connect()")
-        queue = await self._consume.get_queue(self.names.bot_queue, ensure=False)
+        queue = await channel.get_queue(self.names.bot_queue, ensure=False)
         async with queue.iterator() as messages:
             async for message in messages:
+                if channel.is_closed:  # buffered before the loss: it cannot be settled now
+                    break
                 delivery = RabbitDelivery(self, message)
                 if not delivery.message_id:
                     await delivery.park("no message_id")
