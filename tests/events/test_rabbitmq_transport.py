@@ -353,18 +353,27 @@ async def test_expired_messages_are_dead_lettered_and_listed_as_expired(
     )
     assert parked.parked_at is not None
 
-    # Rejected by some other consumer: RabbitMQ dead-letters it with reason "rejected".
-    rejected = message()
+    # Back from a retry, then rejected by some other consumer: RabbitMQ dead-letters it with
+    # reason "rejected" (its first death, in the retry queue, was "expired").
+    rejected = message(schemas.ROSTER_CHANGED)
     await publish(sink, rejected)
+    await (await next_delivery(source.deliveries())).retry("db down")
+    await source.close()
+    await wait_until(lambda: _is_one(ready_count(names.bot_queue)), 20, "back from retry")
     conn = await aio_pika.connect(RABBITMQ_URL)
     async with conn:
         queue = await (await conn.channel()).get_queue(names.bot_queue)
         raw = await queue.get(timeout=10)
+        assert raw.headers["x-first-death-reason"] == "expired"
         await raw.reject(requeue=False)
     await wait_until(lambda: _has(dlq, rejected.message_id), 20, "rejected", interval=0.1)
-    reasons = {p.message_id: (p.reason, p.routing_key) for p in await dlq.list()}
-    assert reasons[rejected.message_id] == ("rejected", rejected.routing_key)
-    await source.close()
+    parked = {p.message_id: p for p in await dlq.list()}
+    got = parked[rejected.message_id]
+    assert (got.reason, got.routing_key, got.attempts) == ("rejected", rejected.routing_key, 2)
+
+
+async def _is_one(count: Any) -> bool:
+    return await count == 1
 
 
 async def _has(dlq: RabbitDeadLetters, message_id: str) -> bool:

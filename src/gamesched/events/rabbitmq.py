@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 ATTEMPT = "gamesched-attempt"
 DEADLINE = "gamesched-deadline-ms"
-REASON = "gamesched-reason"  # why it was parked, or why it was last retried
+REASON = "gamesched-reason"  # why it was parked (only parked copies have it)
+LAST_ERROR = "gamesched-last-error"  # why it was last retried
 ROUTING_KEY = "gamesched-routing-key"  # on parked copies, next to ``type``
 PARKED_AT = "gamesched-parked-at"
 
@@ -187,7 +188,7 @@ class RabbitDelivery:
         if delay is None:
             await self.park(f"{RETRIES_EXHAUSTED}: {reason}")
             return
-        headers: dict[str, Any] = {ATTEMPT: self.attempt + 1, REASON: reason[:1000]}
+        headers: dict[str, Any] = {ATTEMPT: self.attempt + 1, LAST_ERROR: reason[:1000]}
         remaining = None
         if self.deadline_ms is not None:
             remaining = self.deadline_ms - _now_ms()
@@ -348,34 +349,32 @@ def _text(value: object) -> str | None:
 
 
 def _parked(message: AbstractIncomingMessage, names: topology.Names) -> Parked:
-    """A dead-letter queue message as ``Parked``, whether we parked it (our headers) or
-    RabbitMQ dead-lettered it (x-death: expired, rejected, ...)."""
+    """A dead-letter queue message as ``Parked``, whether a delivery parked it (our headers) or
+    RabbitMQ dead-lettered it from the bot queue (x-death: expired, rejected, ...)."""
     headers = message.headers or {}
-    death = _death(headers, names.bot_queue)
-    keys = death.get("routing-keys") if death else None
-    routing_key = (
-        _text(headers.get(ROUTING_KEY))
-        or message.type
-        or (_text(keys[0]) if isinstance(keys, list) and keys else None)
-        or ""
-    )
-    reason = (
-        _text(headers.get(REASON))
-        or (_text(death.get("reason")) if death else None)
-        or _text(headers.get("x-first-death-reason"))
-        or "unknown"
-    )
-    parked_at = headers.get(PARKED_AT) or (death.get("time") if death else None)
-    attempts = _int(headers.get(ATTEMPT))
-    if REASON not in headers:  # dead-lettered by RabbitMQ: ``attempt`` had not been delivered
-        attempts = (attempts or 1) - 1
+    attempt = _int(headers.get(ATTEMPT)) or 1
+    if REASON in headers:
+        reason = _text(headers[REASON]) or "unknown"
+        routing_key = _text(headers.get(ROUTING_KEY)) or message.type or ""
+        attempts, parked_at = attempt, headers.get(PARKED_AT)
+    else:
+        death = _death(headers, names.bot_queue) or {}
+        reason = (
+            _text(death.get("reason")) or _text(headers.get("x-first-death-reason")) or "unknown"
+        )
+        keys = death.get("routing-keys")
+        first_key = _text(keys[0]) if isinstance(keys, list) and keys else None
+        routing_key = message.type or first_key or ""
+        # rejected: its delivery ``attempt`` happened; expired: it never came
+        attempts = attempt if reason in ("rejected", "delivery_limit") else attempt - 1
+        parked_at = death.get("time")
     return Parked(
         id=message.message_id or "",
         message_id=message.message_id or "",
         routing_key=routing_key,
         body=message.body,
         reason=reason,
-        attempts=max(attempts or 0, 0),
+        attempts=max(attempts, 0),
         parked_at=parked_at if isinstance(parked_at, datetime) else None,
     )
 
