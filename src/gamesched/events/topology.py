@@ -18,10 +18,11 @@ that changes nothing else.
 
 A queue cannot change its arguments once declared (a declare with others fails with
 PRECONDITION_FAILED). A bot queue declared before at-least-once dead-lettering (without it) is
-used as it is, with a warning; to upgrade it without losing messages, apply a policy
+used as it is, with a warning at each connect. To upgrade it: stop the scheduler and the bot,
+delete the queue once it is empty, start them again. Or, keeping it, apply a policy
 (``rabbitmqctl set_policy gamesched-dlx '^<exchange>\\.bot$'
-'{"dead-letter-strategy":"at-least-once","overflow":"reject-publish"}' --apply-to queues``)
-or delete it while empty and restart.
+'{"dead-letter-strategy":"at-least-once","overflow":"reject-publish"}' --apply-to queues``;
+the warning stays, as a declare cannot see policies).
 """
 
 from __future__ import annotations
