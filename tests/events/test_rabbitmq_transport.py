@@ -125,6 +125,8 @@ async def test_batch_is_delivered_once_with_routing_key_id_and_body(
     assert sink.in_transaction is False and sink.connected
     sent = [message(key) for key in schemas.ROUTING_KEYS for _ in range(5)]
     await publish(sink, *sent)
+    # still mandatory: what no queue takes is not confirmed as published
+    assert await sink.publish(NO_CONN, [message("nobody.listens")]) == [False]
 
     deliveries = source.deliveries()
     got = []
@@ -133,6 +135,8 @@ async def test_batch_is_delivered_once_with_routing_key_id_and_body(
         got.append(delivery)
         await delivery.ack()
     await source.close()
+    with pytest.raises(StopAsyncIteration):  # closed by us: the end, not an error
+        await next_delivery(deliveries)
 
     assert sorted((d.message_id, d.routing_key, json.loads(d.body)) for d in got) == sorted(
         (m.message_id, m.routing_key, m.body) for m in sent
@@ -365,6 +369,13 @@ async def test_expired_messages_are_dead_lettered_and_listed_as_expired(
         queue = await (await conn.channel()).get_queue(names.bot_queue)
         raw = await queue.get(timeout=10)
         assert raw.headers["x-first-death-reason"] == "expired"
+        # the retry copy kept the publisher's properties
+        assert (raw.message_id, raw.type, raw.content_type) == (
+            rejected.message_id,
+            rejected.routing_key,
+            "application/json",
+        )
+        assert raw.delivery_mode == aio_pika.DeliveryMode.PERSISTENT and raw.timestamp
         await raw.reject(requeue=False)
     await wait_until(lambda: _has(dlq, rejected.message_id), 20, "rejected", interval=0.1)
     parked = {p.message_id: p for p in await dlq.list()}

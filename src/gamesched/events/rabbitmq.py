@@ -6,14 +6,14 @@ the queues).
   (to ``<exchange>.retry.<attempt>``, or to ``<exchange>.dlq``) on a confirming channel and acks
   the original only once the broker has confirmed the copy: if anything fails in between, the
   original stays unacked and comes back, so a message may be delivered twice but is never lost.
-* ``RabbitDeadLetters`` reads ``<exchange>.dlq`` with basic.get and no ack (closing the channel
-  gives the messages back) and replays by re-publishing to ``<exchange>``.
+* ``RabbitDeadLetters`` reads ``<exchange>.dlq`` with basic.get and no ack (and gives back what
+  it does not replay) and replays by re-publishing to ``<exchange>``.
 
 What travels with a copy, besides the body and properties:
 
 * the routing key, in the ``type`` property (the publisher sets it there; a copy's own routing
   key is a queue name);
-* the delivery number (``gamesched-attempt``; absent means 1), the last reason given, and the
+* the delivery number (``gamesched-attempt``; absent means 1), the last retry's reason, and the
   message's absolute deadline (``gamesched-deadline-ms``, epoch ms): RabbitMQ drops a message's
   ``expiration`` when it dead-letters it, so after a retry this source enforces the deadline,
   parking the message as ``expired`` instead of delivering it late.
