@@ -560,3 +560,13 @@ async def test_bot_queue_declared_by_an_older_version_is_used_as_it_is(
     finally:
         await sink.close()
         await source.close()
+
+
+async def test_retry_queue_with_another_delay_is_a_configuration_error(
+    names: topology.Names, source: RabbitSource
+) -> None:
+    """Not an outage to reconnect for: the retry schedule differs from the queue's TTL."""
+    other = RabbitSource(RABBITMQ_URL, names, retry_delays=(0.3, 0.4))
+    with pytest.raises(errors.ConfigError, match=r"retry\.1 exists with other arguments"):
+        await other.connect()
+    assert not other.connected

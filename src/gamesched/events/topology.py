@@ -35,6 +35,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
+from gamesched import errors
+
 log = logging.getLogger(__name__)
 
 # What at-least-once dead-lettering needs (see the module doc).
@@ -117,6 +119,13 @@ async def declare_retry_queues(
 ) -> None:
     """Declare ``<exchange>.retry.1..len(delays)``; only a consumer that retries needs them."""
     for n, delay in enumerate(delays, start=1):
-        await channel.declare_queue(
-            names.retry_queue(n), durable=True, arguments=retry_queue_arguments(names, delay)
-        )
+        try:
+            await channel.declare_queue(
+                names.retry_queue(n), durable=True, arguments=retry_queue_arguments(names, delay)
+            )
+        except aio_pika.exceptions.ChannelPreconditionFailed as exc:
+            # Another retry schedule declared it: not an outage, so not worth reconnecting for.
+            raise errors.ConfigError(
+                f"{names.retry_queue(n)} exists with other arguments than a {delay} s delay "
+                f"({exc}); let it drain, delete it, and start again"
+            ) from exc
