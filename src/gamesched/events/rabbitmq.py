@@ -39,7 +39,7 @@ from aio_pika.abc import (
 from psycopg import AsyncConnection
 
 from gamesched import errors
-from gamesched.events import topology
+from gamesched.events import topology, transport
 from gamesched.events.publisher import Publisher
 from gamesched.events.schemas import Outgoing
 from gamesched.events.transport import EXPIRED, RETRIES_EXHAUSTED, RETRY_DELAYS, Parked
@@ -184,7 +184,7 @@ class RabbitDelivery:
 
     async def retry(self, reason: str) -> None:
         self._unsettled()
-        delay = self._source.retry_delay(self.attempt)
+        delay = transport.retry_delay(self.attempt, self._source.retry_delays)
         if delay is None:
             await self.park(f"{RETRIES_EXHAUSTED}: {reason}")
             return
@@ -259,12 +259,6 @@ class RabbitSource:
     def connected(self) -> bool:
         channels = (self._connection, self._publish, self._consume)
         return all(c is not None and not c.is_closed for c in channels)
-
-    def retry_delay(self, attempt: int) -> float | None:
-        """As ``transport.retry_delay``, on this source's schedule."""
-        if attempt < 1 or attempt > len(self.retry_delays):
-            return None
-        return self.retry_delays[attempt - 1]
 
     async def connect(self) -> None:
         await self.close()
