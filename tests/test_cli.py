@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from gamesched.db import engine as db_engine
 from gamesched.db import migrate, tokens
 from gamesched.settings import Settings
-from tests.conftest import SERVER_URL, database_url, delete_broker_objects
+from tests.conftest import RABBITMQ_URL, SERVER_URL, database_url, delete_broker_objects
 from tests.scheduler._helpers import free_port
 
 
@@ -101,6 +101,7 @@ def test_run_serves_api_and_scheduler_and_stops_on_sigterm(run_id: str):
         **os.environ,
         "DATABASE_URL": database_url(name),
         "GAMESCHED_EXCHANGE": f"gamesched.test.{run_id}.run",
+        "RABBITMQ_URL": RABBITMQ_URL,
         "API_PORT": str(api_port),
         "METRICS_PORT": str(metrics_port),
     }
@@ -258,6 +259,7 @@ def scheduler_env(settings: Settings, exchange: str, port: int) -> dict[str, str
     return {
         **os.environ,
         "DATABASE_URL": settings.database_url,
+        "RABBITMQ_URL": RABBITMQ_URL,
         "GAMESCHED_EXCHANGE": exchange,
         "METRICS_PORT": str(port),
         "LOG_LEVEL": "INFO",

@@ -21,7 +21,8 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(var, raising=False)
     s = Settings()
     assert s.database_url == "postgresql://localhost/gamesched"
-    assert s.rabbitmq_url == "amqp://guest:guest@localhost:5672/"
+    assert s.rabbitmq_url is None
+    assert s.transport == "postgres"  # no broker configured: the PostgreSQL transport
     assert s.gamesched_exchange == "gamesched"
     assert s.discord_token is None
     assert s.discord_api_base == "https://discord.com/api/v10"
@@ -75,3 +76,24 @@ def test_mask_url_hides_passwords():
     assert mask_url("amqp://guest:secret@host:5672/") == "amqp://guest:***@host:5672/"
     assert mask_url("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
     assert mask_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_transport_follows_rabbitmq_url_unless_chosen(monkeypatch: pytest.MonkeyPatch):
+    for var in ("RABBITMQ_URL", "GAMESCHED_TRANSPORT"):
+        monkeypatch.delenv(var, raising=False)
+    amqp = "amqp://guest:guest@127.0.0.1:5672/"
+    assert Settings(rabbitmq_url=amqp).transport == "rabbitmq"
+    assert Settings(rabbitmq_url="").transport == "postgres"
+    assert Settings(rabbitmq_url=amqp, gamesched_transport="postgres").transport == "postgres"
+    monkeypatch.setenv("GAMESCHED_TRANSPORT", " PostgreS ")
+    assert Settings(rabbitmq_url=amqp).transport == "postgres"
+
+
+def test_rabbitmq_transport_without_its_url_is_one_clear_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
+    monkeypatch.setenv("GAMESCHED_TRANSPORT", "rabbitmq")
+    with pytest.raises(errors.ConfigError, match="GAMESCHED_TRANSPORT=rabbitmq needs RABBITMQ_URL"):
+        load_settings()
+    monkeypatch.setenv("GAMESCHED_TRANSPORT", "kafka")
+    with pytest.raises(errors.ConfigError, match="GAMESCHED_TRANSPORT"):
+        load_settings()

@@ -106,10 +106,13 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _check_broker(settings: Settings) -> int:
-    """Connect to RabbitMQ once (declaring the topology), or ConfigError: one line."""
+    """Connect to RabbitMQ once (declaring the topology), or ConfigError: one line. Nothing to
+    check on the PostgreSQL transport."""
     from gamesched.events import publisher, topology
 
-    pub = publisher.Publisher(settings.rabbitmq_url, topology.Names(settings.gamesched_exchange))
+    if settings.transport != "rabbitmq":
+        return 0
+    pub = publisher.Publisher(settings.amqp_url, topology.Names(settings.gamesched_exchange))
     try:
         await pub.connect()
     except errors.BrokerUnavailable as exc:

@@ -10,7 +10,7 @@ import re
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gamesched import errors
@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "postgresql://localhost/gamesched"
-    rabbitmq_url: str = "amqp://guest:guest@localhost:5672/"
+    rabbitmq_url: str | None = None
+    gamesched_transport: Literal["rabbitmq", "postgres"] | None = None
     gamesched_exchange: str = "gamesched"
     discord_token: str | None = None
     discord_api_base: str = "https://discord.com/api/v10"
@@ -80,10 +81,25 @@ class Settings(BaseSettings):
 
     @field_validator("rabbitmq_url")
     @classmethod
-    def _check_rabbitmq_url(cls, value: str) -> str:
+    def _check_rabbitmq_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
         if not value.startswith(("amqp://", "amqps://")):
             raise ValueError("must be an amqp:// or amqps:// URL")
         return value
+
+    @field_validator("gamesched_transport", mode="before")
+    @classmethod
+    def _lower_transport(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @model_validator(mode="after")
+    def _transport_needs_its_url(self) -> Settings:
+        if self.gamesched_transport == "rabbitmq" and self.rabbitmq_url is None:
+            raise ValueError("GAMESCHED_TRANSPORT=rabbitmq needs RABBITMQ_URL")
+        return self
 
     @field_validator("gamesched_exchange")
     @classmethod
@@ -127,6 +143,20 @@ class Settings(BaseSettings):
     def libpq_url(self) -> str:
         """The database URL as libpq (and so raw psycopg) understands it."""
         return "postgresql://" + self.database_url.split("://", 1)[1]
+
+    @property
+    def transport(self) -> Literal["rabbitmq", "postgres"]:
+        """``GAMESCHED_TRANSPORT``, or by default RabbitMQ when ``RABBITMQ_URL`` is set."""
+        if self.gamesched_transport is not None:
+            return self.gamesched_transport
+        return "rabbitmq" if self.rabbitmq_url else "postgres"
+
+    @property
+    def amqp_url(self) -> str:
+        """``RABBITMQ_URL``, for code that runs only on the RabbitMQ transport."""
+        if self.rabbitmq_url is None:
+            raise errors.ConfigError("RABBITMQ_URL is not set")
+        return self.rabbitmq_url
 
     @property
     def database_name(self) -> str:

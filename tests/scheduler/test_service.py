@@ -17,7 +17,7 @@ from gamesched.db import engine as db_engine
 from gamesched.scheduler import kinds
 from gamesched.scheduler.service import SchedulerService
 from gamesched.settings import Settings
-from tests.conftest import SERVER_URL, database_url
+from tests.conftest import RABBITMQ_URL, SERVER_URL, database_url
 from tests.scheduler._helpers import aconnect, free_port, insert_reminders, seed_game, wait_until
 
 
@@ -26,7 +26,7 @@ def run_scheduler(env: dict[str, str], timeout: float = 30) -> subprocess.Comple
 
     return subprocess.run(
         [sys.executable, "-m", "gamesched", "scheduler"],
-        env={**os.environ, **env},
+        env={**os.environ, "RABBITMQ_URL": RABBITMQ_URL, **env},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -45,7 +45,7 @@ class SchedulerService:
         self.settings = settings
         self.kinds = list(kinds or kinds_mod.ALL.values())
         self.metrics = SchedulerMetrics()
-        self.publisher = PublisherHolder(settings.rabbitmq_url, settings.gamesched_exchange)
+        self.publisher = PublisherHolder(settings.amqp_url, settings.gamesched_exchange)
         self.wakes = {k.table.channel: asyncio.Event() for k in self.kinds}
         self.listener = Listener(settings.libpq_url, self.wakes)
         self.loops = [
@@ -118,7 +118,7 @@ class SchedulerService:
             await asyncio.wait_for(self.publisher.ensure(), 12)
         except TimeoutError as exc:
             raise errors.ConfigError(
-                f"cannot connect to RabbitMQ at {mask_url(s.rabbitmq_url)}: timed out"
+                f"cannot connect to RabbitMQ at {mask_url(s.amqp_url)}: timed out"
             ) from exc
         except errors.BrokerUnavailable as exc:
             raise errors.ConfigError(exc.message) from exc
