@@ -98,7 +98,6 @@ class BatchPublisher:
         self.channel = channel
         self.exchange = exchange
         self.number: int = channel.number
-        self._channel_prefix = struct.pack(">H", self.number)
         self._max_body: int = channel.max_content_size
         self._constant_props = shortstr(CONTENT_TYPE) + bytes((PERSISTENT,))
         # routing key -> (Basic.Publish frame, "type" property) for that key
