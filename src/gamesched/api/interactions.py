@@ -3,10 +3,10 @@
 The signature (Ed25519 over timestamp + body, with ``DISCORD_PUBLIC_KEY``) is the only
 authentication; without a configured key every request is refused. A signed request is only
 valid while its ``X-Signature-Timestamp`` is within :data:`MAX_SKEW_SECONDS` of our clock, so a
-captured click cannot be replayed later. Button clicks go through the same data-access functions
-as the HTTP API, in one transaction, scoped to the guild the click came from, and every outcome
-(joined, full, already in, gone, wrong server) is an ephemeral reply: Discord never sees a 4xx
-or 5xx for a click.
+captured click cannot be replayed later. Button clicks go through the same use cases as the HTTP
+API (:mod:`gamesched.service.roster`), in one transaction, scoped to the guild the click came
+from, and every outcome (joined, full, already in, gone, wrong server) is an ephemeral reply:
+Discord never sees a 4xx or 5xx for a click.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import orm
 from gamesched import errors
 from gamesched.api import deps, schemas
 from gamesched.api.errors import error_response
-from gamesched.db import guilds, roster
+from gamesched.service import roster, scope
 
 log = logging.getLogger("gamesched.api.interactions")
 router = APIRouter(tags=["discord"])
@@ -108,7 +108,7 @@ def _click(
 ) -> str:
     # The click is scoped to the guild it came from, like a guild token: a game of another
     # guild (or a guild we do not know) is simply not found, and nothing changes.
-    guild = guilds.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=None)
+    guild = scope.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=None)
     if action == "join":
         entry = roster.join(session, game_id=game_id, guild_scope=guild.id, discord_user_id=user_id)
         if entry.state == "confirmed":
