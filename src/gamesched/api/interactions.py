@@ -28,6 +28,7 @@ from sqlalchemy import orm
 from gamesched import errors
 from gamesched.api import deps, schemas
 from gamesched.api.errors import error_response
+from gamesched.events import schemas as event_schemas
 from gamesched.service import roster, scope
 
 log = logging.getLogger("gamesched.api.interactions")
@@ -90,19 +91,6 @@ def _user_id(payload: dict[str, Any]) -> str | None:
     return snowflake(user.get("id") if isinstance(user, dict) else None)
 
 
-def parse_custom_id(custom_id: object) -> tuple[str, uuid.UUID] | None:
-    """``game:join:<id>`` / ``game:leave:<id>`` -> (action, game id); anything else None."""
-    if not isinstance(custom_id, str):
-        return None
-    parts = custom_id.split(":")
-    if len(parts) != 3 or parts[0] != "game" or parts[1] not in ("join", "leave"):
-        return None
-    try:
-        return parts[1], uuid.UUID(parts[2])
-    except ValueError:
-        return None
-
-
 def _click(
     session: orm.Session, action: str, game_id: uuid.UUID, user_id: str, discord_guild_id: str
 ) -> str:
@@ -152,7 +140,9 @@ def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
     if payload.get("type") != COMPONENT:
         return _reply("Sorry, I don't know that command.")
     data = payload.get("data")
-    parsed = parse_custom_id(data.get("custom_id") if isinstance(data, dict) else None)
+    parsed = event_schemas.parse_button_id(
+        data.get("custom_id") if isinstance(data, dict) else None
+    )
     user_id = _user_id(payload)
     if parsed is None or user_id is None:
         return _reply("Sorry, I don't understand that button.")
