@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from gamesched import errors, rules
 from gamesched.db import games as db_games
-from gamesched.db import models, outbox, schedule
+from gamesched.db import models, schedule
 from gamesched.db import roster as db_roster
 from gamesched.events import schemas
-from gamesched.service import roster, scope
+from gamesched.service import outbox, roster, scope
 
 #: What a PATCH may change, and which of those may not be cleared.
 CHANGEABLE = frozenset(
@@ -107,7 +107,7 @@ def create_game(
     session.add(game)
     session.flush()
     schedule.sync_schedule(session, game=game, channel=channel, guild=guild, now=now)
-    outbox.add_game_event(session, routing_key=schemas.GAME_CREATED, game_id=game.id)
+    outbox.game_event(session, routing_key=schemas.GAME_CREATED, game_id=game.id)
     return db_games.GameRow(game, channel, guild)
 
 
@@ -155,7 +155,7 @@ def change_game(
         schedule.sync_schedule(session, game=game, channel=row.channel, guild=row.guild, now=now)
     if before is not None:
         roster.promote_after_change(session, game=game, before=before)
-    outbox.add_game_event(session, routing_key=schemas.GAME_UPDATED, game_id=game.id)
+    outbox.game_event(session, routing_key=schemas.GAME_UPDATED, game_id=game.id)
     return row
 
 
@@ -171,7 +171,7 @@ def cancel_game(
     row.game.updated_at = now
     session.flush()
     schedule.remove_pending(session, game_id=row.game.id)
-    outbox.add_game_event(session, routing_key=schemas.GAME_CANCELLED, game_id=row.game.id)
+    outbox.game_event(session, routing_key=schemas.GAME_CANCELLED, game_id=row.game.id)
     return row
 
 
@@ -185,9 +185,7 @@ def delete_game(session: Session, *, game_id: uuid.UUID, guild_scope: uuid.UUID 
         discord_message_id=row.game.discord_message_id,
     )
     db_games.delete_game(session, game=row.game)
-    outbox.add_event(
-        session, routing_key=schemas.GAME_DELETED, game_id=event.game_id, payload=event.body()
-    )
+    outbox.record(session, event)
 
 
 def record_announcement(session: Session, *, game_id: uuid.UUID, message_id: str | None) -> None:

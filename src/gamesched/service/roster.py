@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from gamesched import errors, rules
-from gamesched.db import models, outbox
+from gamesched.db import models
 from gamesched.db import roster as db_roster
-from gamesched.service import scope
+from gamesched.service import outbox, scope
 
 
 def join(
@@ -30,7 +30,7 @@ def join(
         raise errors.Conflict("already in this game", field="discord_user_id")
     roster = db_roster.roster_of(session, game=game)
     entry = next(e for e in roster if e.discord_user_id == discord_user_id)
-    outbox.add_roster_event(
+    outbox.roster_event(
         session,
         game_id=game.id,
         discord_user_id=discord_user_id,
@@ -54,7 +54,7 @@ def leave(
     if all(e.discord_user_id != discord_user_id for e in before):
         raise errors.NotFound("that user is not in this game", field="discord_user_id")
     db_roster.remove_participant(session, game_id=game.id, discord_user_id=discord_user_id)
-    outbox.add_roster_event(
+    outbox.roster_event(
         session, game_id=game.id, discord_user_id=discord_user_id, action="left"
     )
     return promote_after_change(session, game=game, before=before)
@@ -68,7 +68,7 @@ def promote_after_change(
     now_confirmed = (e for e in db_roster.roster_of(session, game=game) if e.state == "confirmed")
     promoted = [e for e in now_confirmed if e.discord_user_id in was_waiting]
     for entry in promoted:
-        outbox.add_roster_event(
+        outbox.roster_event(
             session, game_id=game.id, discord_user_id=entry.discord_user_id, action="promoted"
         )
     return promoted
