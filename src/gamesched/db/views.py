@@ -20,7 +20,7 @@ class GameView:
     reminders: list[schedule.ReminderEntry]
 
 
-def game_views(session: Session, rows: Sequence[games.GameRow]) -> list[GameView]:
+def game_views(session: Session, *, rows: Sequence[games.GameRow]) -> list[GameView]:
     ids = [r.game.id for r in rows]
     players = roster.participants(session, game_ids=ids)
     reminder_rows = schedule.reminder_rows(session, game_ids=ids)
@@ -39,5 +39,5 @@ def game_views(session: Session, rows: Sequence[games.GameRow]) -> list[GameView
     ]
 
 
-def game_view(session: Session, row: games.GameRow) -> GameView:
-    return game_views(session, [row])[0]
+def game_view(session: Session, *, row: games.GameRow) -> GameView:
+    return game_views(session, rows=[row])[0]

@@ -25,7 +25,7 @@ def create_game(
     """Create a game with its reminders and status changes; reminders already past are
     listed as skipped."""
     row = games.create_game(session, guild_scope=caller.guild_id, now=now, **body.model_dump())
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.get("")
@@ -54,7 +54,7 @@ def list_games(
     )
     last = rows[-1].game if more else None
     next_cursor = None if last is None else page_cursor.encode((last.scheduled_at, last.id))
-    items = [schemas.GameOut.of(v) for v in views.game_views(session, rows)]
+    items = [schemas.GameOut.of(v) for v in views.game_views(session, rows=rows)]
     return schemas.GamePage(items=items, next_cursor=next_cursor)
 
 
@@ -63,7 +63,7 @@ def read_game(
     game_id: deps.GameIdPath, session: deps.DbSession, caller: deps.Caller
 ) -> schemas.GameOut:
     row = scope.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.patch("/{game_id}")
@@ -83,7 +83,7 @@ def change_game(
         now=now,
         **body.model_dump(exclude_unset=True),
     )
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.post("/{game_id}/cancel")
@@ -92,7 +92,7 @@ def cancel_game(
 ) -> schemas.GameOut:
     """CANCELLED; pending reminders and status changes are removed. 409 if already finished."""
     row = games.cancel_game(session, game_id=game_id, guild_scope=caller.guild_id, now=now)
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.delete("/{game_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -108,5 +108,5 @@ def read_schedule(
     """What will happen and what has: reminders and status changes with due time and state."""
     row = scope.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
     return schemas.ScheduleOut.of(
-        views.game_view(session, row), schedule.transition_states(session, game_id=row.game.id)
+        views.game_view(session, row=row), schedule.transition_states(session, game_id=row.game.id)
     )
