@@ -39,9 +39,10 @@ def test_create_writes_game_schedule_and_event_in_the_callers_transaction(
     nested = db_session.begin_nested()
     other = new_game(db_session, place).game.id
     nested.rollback()
-    assert db_session.scalar(
-        text("SELECT count(*) FROM game_sessions WHERE id = :g"), {"g": other}
-    ) == 0
+    assert (
+        db_session.scalar(text("SELECT count(*) FROM game_sessions WHERE id = :g"), {"g": other})
+        == 0
+    )
     assert _schedule_rows(db_session, other) == (0, 0)
     assert outbox(db_session, other) == []
 
@@ -53,9 +54,7 @@ def test_a_game_of_another_guild_is_not_found(db_session: Session, place: Place)
         scope.get_game(db_session, game_id=row.game.id, guild_scope=stranger.guild_id)
     assert found.value.field == "game_id"
     with pytest.raises(errors.NotFound):
-        games.cancel_game(
-            db_session, game_id=row.game.id, guild_scope=stranger.guild_id, now=NOW
-        )
+        games.cancel_game(db_session, game_id=row.game.id, guild_scope=stranger.guild_id, now=NOW)
     assert scope.get_game(db_session, game_id=row.game.id, guild_scope=None).game.id == row.game.id
 
 

@@ -147,9 +147,7 @@ class GameSession(Base):
     expected_duration_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_players: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reminder_minutes: Mapped[list[int] | None] = mapped_column(ARRAY(Integer), nullable=True)
-    status: Mapped[str] = mapped_column(
-        String(16), server_default=rules.GameStatus.SCHEDULED.value
-    )
+    status: Mapped[str] = mapped_column(String(16), server_default=rules.GameStatus.SCHEDULED.value)
     host_discord_id: Mapped[str] = mapped_column(String(20))
     discord_message_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())

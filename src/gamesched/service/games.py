@@ -141,9 +141,7 @@ def change_game(
     if changes.get("reminder_minutes") is not None:
         changes["reminder_minutes"] = list(rules.validate_minutes(changes["reminder_minutes"]))
 
-    replan = any(
-        name in changes and changes[name] != getattr(game, name) for name in _PLANNED_FROM
-    )
+    replan = any(name in changes and changes[name] != getattr(game, name) for name in _PLANNED_FROM)
     before = None
     if "max_players" in changes and changes["max_players"] != game.max_players:
         before = db_roster.roster_of(session, game=game)

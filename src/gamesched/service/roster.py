@@ -54,9 +54,7 @@ def leave(
     if all(e.discord_user_id != discord_user_id for e in before):
         raise errors.NotFound("that user is not in this game", field="discord_user_id")
     db_roster.remove_participant(session, game_id=game.id, discord_user_id=discord_user_id)
-    outbox.roster_event(
-        session, game_id=game.id, discord_user_id=discord_user_id, action="left"
-    )
+    outbox.roster_event(session, game_id=game.id, discord_user_id=discord_user_id, action="left")
     return promote_after_change(session, game=game, before=before)
 
 
