@@ -18,6 +18,9 @@ MAX_REMINDERS = 10
 
 
 class GameStatus(StrEnum):
+    """The one definition of a game's statuses: the table's CHECK constraints, the API's
+    schemas and filters and every status comparison are derived from it."""
+
     SCHEDULED = "SCHEDULED"
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -32,6 +35,8 @@ _LEGAL: dict[GameStatus, frozenset[GameStatus]] = {
 }
 
 TERMINAL_STATUSES = frozenset({GameStatus.COMPLETED, GameStatus.CANCELLED})
+#: A game whose roster may still change and whose schedule may still be re-planned.
+OPEN_STATUSES = frozenset(GameStatus) - TERMINAL_STATUSES
 
 
 def can_transition(current: GameStatus | str, target: GameStatus | str) -> bool:

@@ -366,4 +366,7 @@ def test_list_filters_and_paginates_in_time_order(client: Api) -> None:
     ).json()
     assert [g["id"] for g in window["items"]] == [ids[1], ids[2]]
     assert client.http.get("/api/v1/games", params={"cursor": "garbage"}).status_code == 422
+    # the filter accepts exactly rules.GameStatus's values
+    assert client.http.get("/api/v1/games", params={"status": "scheduled"}).status_code == 422
+    assert client.http.get("/api/v1/games", params={"status": "DONE"}).status_code == 422
     assert client.http.get("/api/v1/games", params={"from": "2030-01-01"}).status_code == 422

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import CheckConstraint, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from gamesched import rules
 from gamesched.db import models as m
 
 
@@ -31,7 +33,7 @@ def make_game(session: Session, **overrides: object) -> m.GameSession:
     return game
 
 
-def test_defaults_from_design(db_session: Session):
+def test_column_defaults(db_session: Session):
     game = make_game(db_session)
     db_session.refresh(game)
     guild = db_session.get(m.Guild, game.guild_id)
@@ -155,3 +157,26 @@ def test_infinite_times_rejected(db_session: Session, table: str, column: str, v
     }
     with pytest.raises(IntegrityError, match=f"ck_{table}_{column}_finite"):
         db_session.execute(text(inserts[table]), {"g": game.id, "v": value})
+
+
+@pytest.mark.parametrize(
+    ("table", "constraint"),
+    [
+        (m.GameSession, "ck_game_sessions_status"),
+        (m.GameStatusSchedule, "ck_game_status_schedule_target_status"),
+    ],
+)
+def test_status_checks_admit_exactly_the_game_statuses(
+    db_session: Session, table: type[m.Base], constraint: str
+):
+    """rules.GameStatus is the one definition: the model's CHECK and the migrated database's
+    both list exactly its values (a new status without a migration fails here)."""
+    statuses = {s.value for s in rules.GameStatus}
+    model_check = next(c for c in table.__table__.constraints if c.name == constraint)
+    assert isinstance(model_check, CheckConstraint)
+    assert set(re.findall(r"'([A-Z_]+)'", str(model_check.sqltext))) == statuses
+    in_database = db_session.scalar(
+        text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+        {"n": constraint},
+    )
+    assert set(re.findall(r"'([A-Z_]+)'", in_database)) == statuses

@@ -3,10 +3,10 @@
 The signature (Ed25519 over timestamp + body, with ``DISCORD_PUBLIC_KEY``) is the only
 authentication; without a configured key every request is refused. A signed request is only
 valid while its ``X-Signature-Timestamp`` is within :data:`MAX_SKEW_SECONDS` of our clock, so a
-captured click cannot be replayed later. Button clicks go through the same data-access functions
-as the HTTP API, in one transaction, scoped to the guild the click came from, and every outcome
-(joined, full, already in, gone, wrong server) is an ephemeral reply: Discord never sees a 4xx
-or 5xx for a click.
+captured click cannot be replayed later. Button clicks go through the same use cases as the HTTP
+API (:mod:`gamesched.service.roster`), in one transaction, scoped to the guild the click came
+from, and every outcome (joined, full, already in, gone, wrong server) is an ephemeral reply:
+Discord never sees a 4xx or 5xx for a click.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from sqlalchemy import orm
 from gamesched import errors
 from gamesched.api import deps, schemas
 from gamesched.api.errors import error_response
-from gamesched.db import guilds, roster
+from gamesched.events import schemas as event_schemas
+from gamesched.service import roster, scope
 
 log = logging.getLogger("gamesched.api.interactions")
 router = APIRouter(tags=["discord"])
@@ -90,25 +91,12 @@ def _user_id(payload: dict[str, Any]) -> str | None:
     return snowflake(user.get("id") if isinstance(user, dict) else None)
 
 
-def parse_custom_id(custom_id: object) -> tuple[str, uuid.UUID] | None:
-    """``game:join:<id>`` / ``game:leave:<id>`` -> (action, game id); anything else None."""
-    if not isinstance(custom_id, str):
-        return None
-    parts = custom_id.split(":")
-    if len(parts) != 3 or parts[0] != "game" or parts[1] not in ("join", "leave"):
-        return None
-    try:
-        return parts[1], uuid.UUID(parts[2])
-    except ValueError:
-        return None
-
-
 def _click(
     session: orm.Session, action: str, game_id: uuid.UUID, user_id: str, discord_guild_id: str
 ) -> str:
     # The click is scoped to the guild it came from, like a guild token: a game of another
     # guild (or a guild we do not know) is simply not found, and nothing changes.
-    guild = guilds.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=None)
+    guild = scope.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=None)
     if action == "join":
         entry = roster.join(session, game_id=game_id, guild_scope=guild.id, discord_user_id=user_id)
         if entry.state == "confirmed":
@@ -152,7 +140,9 @@ def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
     if payload.get("type") != COMPONENT:
         return _reply("Sorry, I don't know that command.")
     data = payload.get("data")
-    parsed = parse_custom_id(data.get("custom_id") if isinstance(data, dict) else None)
+    parsed = event_schemas.parse_button_id(
+        data.get("custom_id") if isinstance(data, dict) else None
+    )
     user_id = _user_id(payload)
     if parsed is None or user_id is None:
         return _reply("Sorry, I don't understand that button.")

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (DESIGN.md, "HTTP API").
+"""Request and response bodies of the HTTP API.
 
 Validation happens here, before anything reaches the database: Discord ids are digit strings,
 times are RFC 3339 strings with an offset, text has no NUL (PostgreSQL cannot store it), and
@@ -210,7 +210,7 @@ class GameOut(BaseModel):
     expected_duration_minutes: int | None
     max_players: int | None
     reminder_minutes: list[int] | None
-    status: Literal["SCHEDULED", "IN_PROGRESS", "COMPLETED", "CANCELLED"]
+    status: rules.GameStatus
     host_discord_id: str
     discord_message_id: str | None
     created_at: datetime
@@ -271,7 +271,7 @@ class ScheduledReminderOut(BaseModel):
 
 class TransitionOut(BaseModel):
     id: uuid.UUID
-    target_status: str
+    target_status: rules.GameStatus
     transition_time: datetime
     state: Literal["pending", "executed", "skipped"]
     executed_at: datetime | None
@@ -280,7 +280,7 @@ class TransitionOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     game_id: uuid.UUID
-    status: str
+    status: rules.GameStatus
     reminders: list[ScheduledReminderOut]
     transitions: list[TransitionOut]
 

@@ -10,13 +10,14 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gamesched.bot import plan
 from gamesched.db import models, roster
 from gamesched.rules import GameStatus
+from gamesched.service import games
 
 
 def load_game(session: Session, *, game_id: uuid.UUID, lock: bool = False) -> plan.Game | None:
@@ -55,13 +56,9 @@ def load_game(session: Session, *, game_id: uuid.UUID, lock: bool = False) -> pl
 
 
 def set_message_id(session: Session, *, game_id: uuid.UUID, message_id: str | None) -> None:
-    """Remember (or forget) the announcement's message id. Not a change of the game people
-    see, so ``updated_at`` and the outbox are left alone."""
-    session.execute(
-        update(models.GameSession)
-        .where(models.GameSession.id == game_id)
-        .values(discord_message_id=message_id)
-    )
+    """Remember (or forget) the announcement's message id: a change of a game, so it goes
+    through the use case the API would use (:func:`gamesched.service.games.record_announcement`)."""
+    games.record_announcement(session, game_id=game_id, message_id=message_id)
 
 
 def claim_message(session: Session, *, message_id: str, routing_key: str) -> bool:

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: the tables of DESIGN.md plus the bot's and the API's own.
+"""SQLAlchemy 2 models: guilds, channels, games and their rosters, the schedule tables the
+scheduler claims from, the event outbox and queue, and the bot's and the API's own tables.
 
 All times are ``timestamptz``; :class:`UTCDateTime` rejects naive datetimes before they reach the
 database. Discord snowflakes are stored as text (they are JSON strings in the API and exceed
@@ -32,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeDecorator
 
+from gamesched import rules
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -40,8 +43,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("SCHEDULED", "IN_PROGRESS", "COMPLETED", "CANCELLED")
 SNOWFLAKE_RE = "^[0-9]{1,20}$"
+#: The statuses for the CHECK constraints, from rules.GameStatus. The text must stay exactly
+#: what migration 0001 created ('SCHEDULED', 'IN_PROGRESS', ...): a new status needs a migration.
+_STATUS_LIST = ", ".join(f"'{status.value}'" for status in rules.GameStatus)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -119,9 +124,7 @@ class Channel(Base):
 class GameSession(Base):
     __tablename__ = "game_sessions"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'CANCELLED')", name="status"
-        ),
+        CheckConstraint(f"status IN ({_STATUS_LIST})", name="status"),
         CheckConstraint(
             "expected_duration_minutes IS NULL OR expected_duration_minutes > 0",
             name="duration_positive",
@@ -144,7 +147,7 @@ class GameSession(Base):
     expected_duration_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_players: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reminder_minutes: Mapped[list[int] | None] = mapped_column(ARRAY(Integer), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), server_default="SCHEDULED")
+    status: Mapped[str] = mapped_column(String(16), server_default=rules.GameStatus.SCHEDULED.value)
     host_discord_id: Mapped[str] = mapped_column(String(20))
     discord_message_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
@@ -202,10 +205,7 @@ class GameStatusSchedule(Base):
             "transition_time",
             postgresql_where=text("NOT executed"),
         ),
-        CheckConstraint(
-            "target_status IN ('SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'CANCELLED')",
-            name="target_status",
-        ),
+        CheckConstraint(f"target_status IN ({_STATUS_LIST})", name="target_status"),
         CheckConstraint("isfinite(transition_time)", name="transition_time_finite"),
     )
 

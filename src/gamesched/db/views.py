@@ -10,17 +10,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from gamesched.db import game_rows, roster, schedule
+from gamesched.db import games, roster, schedule
 
 
 @dataclass(frozen=True, slots=True)
 class GameView:
-    row: game_rows.GameRow
+    row: games.GameRow
     participants: list[roster.RosterEntry]
     reminders: list[schedule.ReminderEntry]
 
 
-def game_views(session: Session, rows: Sequence[game_rows.GameRow]) -> list[GameView]:
+def game_views(session: Session, *, rows: Sequence[games.GameRow]) -> list[GameView]:
     ids = [r.game.id for r in rows]
     players = roster.participants(session, game_ids=ids)
     reminder_rows = schedule.reminder_rows(session, game_ids=ids)
@@ -39,5 +39,5 @@ def game_views(session: Session, rows: Sequence[game_rows.GameRow]) -> list[Game
     ]
 
 
-def game_view(session: Session, row: game_rows.GameRow) -> GameView:
-    return game_views(session, [row])[0]
+def game_view(session: Session, *, row: games.GameRow) -> GameView:
+    return game_views(session, rows=[row])[0]

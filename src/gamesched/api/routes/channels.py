@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from gamesched import discord_rest, errors
 from gamesched.api import deps, schemas
 from gamesched.api.errors import RETRY_AFTER_SECONDS
-from gamesched.db import guilds, models
+from gamesched.db import models
+from gamesched.service import guilds, scope
 from gamesched.settings import Settings
 
 log = logging.getLogger("gamesched.api.channels")
@@ -42,7 +43,7 @@ async def add_channel(
     # Async so that the Discord call is awaited on the event loop rather than holding a worker
     # thread for up to its timeout; the (sync) database work runs in the threadpool as usual.
     await run_in_threadpool(
-        guilds.get_guild, session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id
+        scope.get_guild, session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id
     )
     settings: Settings = request.app.state.settings
     if settings.discord_token is not None:
@@ -51,7 +52,7 @@ async def add_channel(
         await run_in_threadpool(session.commit)
         await _check_with_discord(settings, discord_guild_id, body.discord_channel_id)
     channel = await run_in_threadpool(
-        guilds.create_channel,
+        guilds.register_channel,
         session,
         discord_guild_id=discord_guild_id,
         guild_scope=caller.guild_id,
@@ -97,7 +98,7 @@ def configure_channel(
 ) -> schemas.ChannelOut:
     """Change the name or the reminder override (``null``: inherit the guild's again)."""
     changes = body.model_dump(exclude_unset=True)
-    channel = guilds.update_channel(
+    channel = guilds.configure_channel(
         session,
         discord_channel_id=discord_channel_id,
         guild_scope=caller.guild_id,

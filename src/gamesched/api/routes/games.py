@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from gamesched import rules
+from gamesched.api import cursor as page_cursor
 from gamesched.api import deps, schemas
-from gamesched.db import game_rows, games, schedule, views
+from gamesched.db import schedule, views
+from gamesched.service import games, scope
 
 router = APIRouter(prefix="/api/v1/games", tags=["games"], responses=schemas.API_ERRORS)
 
-StatusFilter = Annotated[
-    Literal["SCHEDULED", "IN_PROGRESS", "COMPLETED", "CANCELLED"] | None, Query()
-]
+StatusFilter = Annotated[rules.GameStatus | None, Query()]
 TimeFilter = Annotated[schemas.Time | None, Query(description="RFC 3339 with an offset")]
 
 
@@ -24,7 +25,7 @@ def create_game(
     """Create a game with its reminders and status changes; reminders already past are
     listed as skipped."""
     row = games.create_game(session, guild_scope=caller.guild_id, now=now, **body.model_dump())
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.get("")
@@ -41,17 +42,19 @@ def list_games(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.GamePage:
     """Games in ``scheduled_at`` order, a page at a time."""
-    rows, next_cursor = games.list_games(
+    rows, more = games.list_games(
         session,
         guild_scope=caller.guild_id,
         discord_guild_id=discord_guild_id,
         status=game_status,
         start=start,
         end=end,
+        after=None if cursor is None else page_cursor.decode(cursor),
         limit=limit,
-        cursor=cursor,
     )
-    items = [schemas.GameOut.of(v) for v in views.game_views(session, rows)]
+    last = rows[-1].game if more else None
+    next_cursor = None if last is None else page_cursor.encode((last.scheduled_at, last.id))
+    items = [schemas.GameOut.of(v) for v in views.game_views(session, rows=rows)]
     return schemas.GamePage(items=items, next_cursor=next_cursor)
 
 
@@ -59,8 +62,8 @@ def list_games(
 def read_game(
     game_id: deps.GameIdPath, session: deps.DbSession, caller: deps.Caller
 ) -> schemas.GameOut:
-    row = game_rows.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
-    return schemas.GameOut.of(views.game_view(session, row))
+    row = scope.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.patch("/{game_id}")
@@ -73,14 +76,14 @@ def change_game(
 ) -> schemas.GameOut:
     """Change the fields given. A new time, duration or reminder list re-plans the schedule:
     reminders still ahead are pending again, even if sent for the old time."""
-    row = games.update_game(
+    row = games.change_game(
         session,
         game_id=game_id,
         guild_scope=caller.guild_id,
         now=now,
         **body.model_dump(exclude_unset=True),
     )
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.post("/{game_id}/cancel")
@@ -89,7 +92,7 @@ def cancel_game(
 ) -> schemas.GameOut:
     """CANCELLED; pending reminders and status changes are removed. 409 if already finished."""
     row = games.cancel_game(session, game_id=game_id, guild_scope=caller.guild_id, now=now)
-    return schemas.GameOut.of(views.game_view(session, row))
+    return schemas.GameOut.of(views.game_view(session, row=row))
 
 
 @router.delete("/{game_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -103,7 +106,7 @@ def read_schedule(
     game_id: deps.GameIdPath, session: deps.DbSession, caller: deps.Caller
 ) -> schemas.ScheduleOut:
     """What will happen and what has: reminders and status changes with due time and state."""
-    row = game_rows.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
+    row = scope.get_game(session, game_id=game_id, guild_scope=caller.guild_id)
     return schemas.ScheduleOut.of(
-        views.game_view(session, row), schedule.transition_states(session, game_id=row.game.id)
+        views.game_view(session, row=row), schedule.transition_states(session, game_id=row.game.id)
     )

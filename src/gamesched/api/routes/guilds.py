@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from gamesched.api import deps, schemas
-from gamesched.db import guilds, models
+from gamesched.db import models
+from gamesched.service import guilds, scope
 
 router = APIRouter(prefix="/api/v1/guilds", tags=["guilds"], responses=schemas.API_ERRORS)
 
@@ -24,7 +25,7 @@ def register_guild(
     body: schemas.GuildIn, session: deps.DbSession, admin: deps.Admin
 ) -> schemas.GuildOut:
     """Register a guild (admin tokens only); 409 if it is already registered."""
-    return _out(guilds.create_guild(session, **body.model_dump()))
+    return _out(guilds.register_guild(session, **body.model_dump()))
 
 
 @router.get("/{discord_guild_id}")
@@ -32,7 +33,7 @@ def read_guild(
     discord_guild_id: deps.GuildIdPath, session: deps.DbSession, caller: deps.Caller
 ) -> schemas.GuildOut:
     return _out(
-        guilds.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id)
+        scope.get_guild(session, discord_guild_id=discord_guild_id, guild_scope=caller.guild_id)
     )
 
 
@@ -46,7 +47,7 @@ def configure_guild(
 ) -> schemas.GuildOut:
     """Change name, reminders or default duration; games that inherit them are re-planned."""
     changes = body.model_dump(exclude_unset=True)
-    guild = guilds.update_guild(
+    guild = guilds.configure_guild(
         session,
         discord_guild_id=discord_guild_id,
         guild_scope=caller.guild_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from gamesched.api import deps, schemas
-from gamesched.db import roster
+from gamesched.service import roster
 
 router = APIRouter(prefix="/api/v1/games", tags=["roster"], responses=schemas.API_ERRORS)
 
