@@ -82,8 +82,12 @@ async def delete_broker_objects(exchange: str) -> None:
         conn = await aio_pika.connect(RABBITMQ_URL, timeout=5)
     except Exception:  # broker down at teardown: nothing we can clean
         return
+    from gamesched.events import topology, transport
+
     async with conn:
-        for queue in (f"{exchange}.bot", f"{exchange}.dlq"):
+        # every queue named from the exchange, retry queues included: leftover quorum queues
+        # hold file handles, and a broker out of them stops accepting connections
+        for queue in topology.Names(exchange).queues(len(transport.RETRY_DELAYS)):
             ch = await conn.channel()
             with contextlib.suppress(Exception):
                 await ch.queue_delete(queue)
