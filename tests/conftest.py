@@ -1,6 +1,6 @@
 """Test harness: real PostgreSQL and RabbitMQ, isolated per run.
 
-Two isolation tiers (STYLE.md point 11):
+Two isolation tiers:
 * ``db_session``: a SQLAlchemy session inside an outer transaction on the run's shared database,
   rolled back at teardown; for repository and API tests.
 * ``fresh_settings``: a database of its own, cloned with ``CREATE DATABASE ... TEMPLATE`` from the

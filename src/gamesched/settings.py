@@ -36,7 +36,7 @@ def mask_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    """Every environment variable of DESIGN.md, typed and validated."""
+    """Every environment variable gamesched reads, typed and validated (README: Configuration)."""
 
     model_config = SettingsConfigDict(
         env_prefix="", case_sensitive=False, extra="ignore", frozen=True
