@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import random
 
+from gamesched import errors
+
 # Past this many doublings every delay is the cap anyway: the exponent stops growing there, so
 # the arithmetic stays bounded however long a failure lasts (2**1025 does not fit a float).
 _MAX_DOUBLINGS = 32
@@ -39,9 +41,8 @@ class FailureState:
         self.count = 0
 
     def failed(self, exc: BaseException, action: str) -> None:
-        state = (
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
+        name = type(exc).__name__
+        state = f"{name}: {errors.first_line(exc)}" if str(exc).strip() else name
         self.count += 1
         key = f"{action}: {type(exc).__name__}"
         if key != self.current:

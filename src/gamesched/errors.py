@@ -50,3 +50,10 @@ class Unauthorized(GameschedError):
 
 class Forbidden(GameschedError):
     """This token may not do that."""
+
+
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """The first line of an exception's message, for one-line logs and errors (drivers put
+    detail and hints on further lines); the exception's type name when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

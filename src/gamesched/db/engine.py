@@ -95,7 +95,7 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
 def connect_error_message(url: str, exc: BaseException) -> str:
     """One line for a failed connection; a missing database says what creates it."""
     text = str(exc).strip()
-    detail = text.splitlines()[0] if text else type(exc).__name__
+    detail = errors.first_line(exc)
     if "does not exist" in text and "database" in text:
         name = urlsplit(url).path.strip("/")
         detail = f"database {name} does not exist (`gamesched migrate` creates it)"

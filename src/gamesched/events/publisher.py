@@ -67,8 +67,7 @@ def _connect_failure(exc: BaseException) -> str:
         # The broker closed the handshake instead of opening the connection: RabbitMQ does
         # that for a virtual host that does not exist or that the user may not use.
         return "vhost not found or access refused"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return errors.first_line(exc)
 
 
 class Publisher:
