@@ -1,22 +1,26 @@
 """The generic scheduler loop, one instance per schedule kind.
 
 A batch claims up to ``batch_size`` due rows (``FOR UPDATE SKIP LOCKED``, in due order),
-publishes them all with publisher confirms (in flight together), marks the confirmed ones done in
-one statement and commits. The loop starts a batch as soon as something is due and moves on once
-the batch has *claimed* its rows: while one batch waits for the broker's confirms (a quorum queue
-confirms after its log is synced), the next due rows are already being claimed by another, on a
-connection of its own, up to ``concurrency`` batches at once. When nothing is due it sleeps until
-the earliest of: the next due time (by the database's clock, no early buffer), a NOTIFY for its
-table, a batch finishing, the longest sleep, or stop.
+publishes their messages through the transport's sink, marks the accepted ones done in one
+statement and commits. On RabbitMQ "accepted" means confirmed by the broker (all in flight
+together); on PostgreSQL the sink inserts the messages into ``event_queue`` in this very
+transaction, so a row is done exactly when its message exists. The loop starts a batch as soon
+as something is due and moves on once the batch has *claimed* its rows: while one batch waits for
+the broker's confirms (a quorum queue confirms after its log is synced), the next due rows are
+already being claimed by another, on a connection of its own, up to ``concurrency`` batches at
+once. When nothing is due it sleeps until the earliest of: the next due time (by the database's
+clock, no early buffer), a NOTIFY for its table, a batch finishing, the longest sleep, or stop.
 
 On a failure it backs off (capped; only stop() cuts it short). A batch that fails on a statement
 after claiming (not a lost connection) has its rows retried one per batch; a row that keeps
-failing alone is marked done as ``poison``, so one bad row costs a few copies, not a spin.
+failing alone is marked done as ``poison``, so one bad row costs a few copies, not a spin (on
+PostgreSQL none: its copies rolled back with the batch).
 
 Why nothing is lost or sent twice: a row is marked done only in the transaction that holds its
-lock and only after the broker confirmed its message. If the process dies before the commit, the
-lock vanishes with the connection and the row is still pending: it is published again (at least
-once), and consumers drop the duplicate by ``message_id``. Two replicas never hold the same row.
+lock and only after its message was accepted. If the process dies before the commit, the lock
+vanishes with the connection and the row is still pending: it is published again (at least once
+on RabbitMQ, and consumers drop the duplicate by ``message_id``; exactly once on PostgreSQL,
+whose message rolled back too). Two replicas never hold the same row.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from gamesched._retry import Backoff, FailureState
 from gamesched.db import claims
 from gamesched.scheduler import kinds
 from gamesched.scheduler.metrics import SchedulerMetrics
-from gamesched.scheduler.publishing import PublisherHolder
+from gamesched.scheduler.publishing import SharedSink
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ class KindLoop:
         kind: kinds.Kind,
         *,
         database_url: str,
-        publisher: PublisherHolder,
+        sink: SharedSink,
         wake: asyncio.Event,
         metrics: SchedulerMetrics,
         batch_size: int,
@@ -74,7 +78,7 @@ class KindLoop:
     ) -> None:
         self.kind = kind
         self.database_url = database_url
-        self.publisher = publisher
+        self.sink = sink
         self.wake = wake
         self.metrics = metrics
         self.batch_size = batch_size
@@ -132,7 +136,7 @@ class KindLoop:
                     continue
                 except errors.BrokerUnavailable as exc:
                     self._failures.failed(exc, "broker_failed")
-                    await self.publisher.reset()
+                    await self.sink.reset()
                     await self._back_off(backoff)
                     continue
                 if delay > 0 and not self._stopping:
@@ -175,7 +179,7 @@ class KindLoop:
             return 0.0
         claim_first, self._claim_first = self._claim_first, False
         # a broker known to be down: fail here, before locking rows only to release them
-        await self.publisher.ensure()
+        await self.sink.ensure()
         claimed = await self._start_batch()
         self._backlog = claimed == self.batch_size  # full: more is due, claim again at once
         if claimed or self._backlog:
@@ -200,7 +204,7 @@ class KindLoop:
             await self._set_aside(conn, self._poison[0])
             self._poison.pop(0)
             return 0.0
-        await self.publisher.ensure()
+        await self.sink.ensure()
         await self._start_batch(only=next(iter(self._alone)))
         return 0.0
 
@@ -312,9 +316,8 @@ class KindLoop:
                 started = time.perf_counter()
                 planned = self.kind.plan(rows)
                 to_send = [p for p in planned if p.message is not None]
-                results = await self.publisher.publish_many(
-                    [p.message for p in to_send if p.message]
-                )
+                # PostgreSQL: an INSERT in this very transaction; RabbitMQ: confirmed or not
+                results = await self.sink.publish(conn, [p.message for p in to_send if p.message])
                 confirmed = {p.row_id for p, ok in zip(to_send, results, strict=True) if ok}
                 failed = len(to_send) - len(confirmed)
                 if failed and self.kind.all_or_nothing:
