@@ -39,7 +39,7 @@ class SchedulerService:
     def __init__(
         self,
         settings: Settings,
-        kinds: Sequence[kinds_mod.Kind] | None = None,
+        kinds: Sequence[kinds_mod.Kind[Any]] | None = None,
         *,
         metrics_host: str | None = None,
     ) -> None:
