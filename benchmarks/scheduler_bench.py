@@ -472,7 +472,8 @@ async def _main(args: argparse.Namespace) -> int:
     )
     machine = _machine.describe(
         _db.server_version(_db.database_url_for(opts.database_url, "postgres")),
-        await rabbitmq_version(opts.rabbitmq_url),
+        # not asked of a broker the run does not use
+        await rabbitmq_version(opts.rabbitmq_url) if opts.transport == "rabbitmq" else "-",
     )
     print(
         f"machine: {machine['nproc']} x {machine['cpu_model']}, PostgreSQL "

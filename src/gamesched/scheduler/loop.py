@@ -360,6 +360,9 @@ class KindLoop:
         """Claim due rows (or the row ``only``) on a pooled connection and hand its open
         transaction to a batch task; return how many rows were claimed."""
         await self._slots.acquire()
+        if self._stopping:  # stopped while waiting for a slot: claim nothing more
+            self._slots.release()
+            return 0
         try:
             conn = await self._pool.getconn()
         except BaseException:
