@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from gamesched.events import topology
+from gamesched.events.transport import RETRY_DELAYS
 from gamesched.scheduler.service import SchedulerService
 from gamesched.settings import Settings
-from tests.conftest import delete_broker_objects
+from tests.conftest import RABBITMQ_URL, delete_broker_objects
 from tests.scheduler._helpers import wait_until
 
 TRANSPORTS = ("rabbitmq", "postgres")
@@ -34,7 +37,26 @@ def sched_settings(fresh_settings: Settings, transport: str) -> Iterator[Setting
     assert settings.transport == transport
     yield settings
     if transport == "rabbitmq":
+        asyncio.run(_delete_retry_queues(exchange))
         asyncio.run(delete_broker_objects(exchange))
+
+
+async def _delete_retry_queues(exchange: str) -> None:
+    """The test consumer (a ``RabbitSource``) declares ``<exchange>.retry.<n>`` quorum queues,
+    which ``delete_broker_objects`` does not know of: left behind, hundreds of them made the
+    shared broker stop answering."""
+    import aio_pika
+
+    try:
+        conn = await aio_pika.connect(RABBITMQ_URL, timeout=5)
+    except Exception:  # broker down at teardown: nothing we can clean
+        return
+    async with conn:
+        names = topology.Names(exchange)
+        for n in range(1, len(RETRY_DELAYS) + 1):
+            channel = await conn.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(names.retry_queue(n))
 
 
 @pytest.fixture
