@@ -256,14 +256,19 @@ class KindLoop:
             await self._isolation_turn(conn)
             nxt = GO_ON
         elif nxt.step is Step.CLAIM:
-            if not asked and self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL:
-                await self._count_due(conn)  # draining without asking: keep the gauge fresh
             # a broker known to be down: fail here, before locking rows only to release them
             await self.sink.ensure()
             claimed = await self._claim()
             self._claim_at_once, nxt = after_claim(
                 claimed=claimed, batch_size=self.batch_size, asked=asked
             )
+            if (
+                claimed >= self.batch_size
+                and self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL
+            ):
+                # draining a backlog without asking: keep the gauge fresh (after the claim, and
+                # not on a wake-up, so it never delays a batch)
+                await self._count_due(conn)
             if nxt.step is Step.LOCKED:
                 # due rows that other replicas (or an API transaction holding a game) have locked
                 nxt = Next(Step.SLEEP, LOCKED_RETRY_SECONDS if await self._count_due(conn) else 0)
