@@ -9,6 +9,10 @@ that ``consumer_capacity --compare`` can measure them on the same messages in on
   the general clients cannot keep up with a burst on this machine; docs/benchmarks.md
   ("Consumer comparison") has the figures.
 * ``aiormq`` and ``aio-pika``: the general clients (a task and a decoded message per delivery).
+
+On the PostgreSQL transport the ``pgqueue`` receiver reads the run's queue of ``event_queue``
+through the project's own ``PgSource`` (what the bot uses), acking each delivery; ``url`` is
+then the benchmark database's.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import aiormq
 import aiormq.abc
 
 from benchmarks._amqp import Connection
+from gamesched.events import pgqueue
 
 ROUTING_KEY = "game.reminder_due"
 
-ReceiverName = Literal["raw", "aiormq", "aio-pika"]
-RECEIVERS: tuple[ReceiverName, ...] = ("raw", "aiormq", "aio-pika")
+ReceiverName = Literal["raw", "aiormq", "aio-pika", "pgqueue"]
+RECEIVERS: tuple[ReceiverName, ...] = ("raw", "aiormq", "aio-pika")  # the AMQP ones
 
 # (message_id or "", body): an empty body counts an arrival, a non-empty one is a sampled body.
 OnMessage = Callable[[str, bytes], None]
@@ -148,7 +153,47 @@ class AioPikaReceiver:
             self._conn = None
 
 
+class PgQueueReceiver:
+    """The run's queue (named after its exchange) of ``event_queue``, via ``PgSource``."""
+
+    server_version = "-"
+
+    def __init__(self, url: str, on_message: OnMessage) -> None:
+        self.url = url
+        self.on_message = on_message
+        self._source: pgqueue.PgSource | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self, exchange: str, routing_key: str) -> str:
+        self._source = pgqueue.PgSource(self.url, exchange, prefetch=1000)
+        await self._source.connect()
+        return exchange
+
+    async def _run(self, source: pgqueue.PgSource, sample_bodies: int) -> None:
+        sampled = 0
+        async for delivery in source.deliveries():
+            self.on_message(delivery.message_id, b"")
+            if sampled < sample_bodies:
+                sampled += 1
+                self.on_message(delivery.message_id, delivery.body)
+            await delivery.ack()
+
+    async def consume(self, queue: str, sample_bodies: int) -> None:
+        assert self._source is not None
+        self._task = asyncio.create_task(self._run(self._source, sample_bodies))
+
+    async def close(self) -> None:
+        if self._source is not None:
+            await self._source.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+
 def make_receiver(name: ReceiverName, url: str, on_message: OnMessage) -> Receiver:
+    if name == "pgqueue":
+        return PgQueueReceiver(url, on_message)
     if name == "aiormq":
         return AiormqReceiver(url, on_message)
     if name == "aio-pika":

@@ -53,6 +53,7 @@ class Options:
     py_spy: bool
     run_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    transport: str = "rabbitmq"  # GAMESCHED_TRANSPORT of the daemons; the consumer follows it
 
 
 class Environment:
@@ -70,6 +71,8 @@ class Environment:
     async def __aenter__(self) -> Environment:
         if self.db is None:
             self.db = await asyncio.to_thread(_db.create, self.opts.database_url)
+        if self.opts.transport == "postgres":  # the queue table of the database just created
+            self.consumer = Consumer(self.url, self.exchange, receiver_name="pgqueue")
         try:
             await self.consumer.start()
         except BaseException:
@@ -91,12 +94,14 @@ class Environment:
         """Start ``replicas`` daemons and wait for each /readyz; return the seconds each took."""
         env = {
             "DATABASE_URL": self.url,
-            "RABBITMQ_URL": self.opts.rabbitmq_url,
+            "GAMESCHED_TRANSPORT": self.opts.transport,
             "GAMESCHED_EXCHANGE": self.exchange,
             "SCHEDULER_MAX_WAIT_SECONDS": str(max_wait),
             "LOG_LEVEL": self.opts.log_level,
             **self.opts.extra_env,
         }
+        if self.opts.transport == "rabbitmq":
+            env["RABBITMQ_URL"] = self.opts.rabbitmq_url
         if self.opts.batch_size is not None:
             env["SCHEDULER_BATCH_SIZE"] = str(self.opts.batch_size)
         cmd = list(self.opts.daemon_cmd)
@@ -119,7 +124,8 @@ class Environment:
         with suppress(Exception):
             await self.consumer.close()
         try:
-            await delete_topology(self.opts.rabbitmq_url, self.exchange)
+            if self.opts.transport == "rabbitmq":
+                await delete_topology(self.opts.rabbitmq_url, self.exchange)
         except Exception as err:
             print(f"    warning: could not delete exchange {self.exchange}: {err}")
         if self.own_db and self.db is not None:
@@ -435,6 +441,7 @@ def _save(
             "batch_size": opts.batch_size,
             "log_level": opts.log_level,
             "kinds": opts.kinds,
+            "transport": opts.transport,
         },
         "results": results,
     }
@@ -461,14 +468,17 @@ async def _main(args: argparse.Namespace) -> int:
         ready_timeout=args.ready_timeout,
         py_spy=getattr(args, "py_spy", False),
         run_dir=run_dir,
+        transport=args.transport,
     )
     machine = _machine.describe(
         _db.server_version(_db.database_url_for(opts.database_url, "postgres")),
-        await rabbitmq_version(opts.rabbitmq_url),
+        # not asked of a broker the run does not use
+        await rabbitmq_version(opts.rabbitmq_url) if opts.transport == "rabbitmq" else "-",
     )
     print(
         f"machine: {machine['nproc']} x {machine['cpu_model']}, PostgreSQL "
-        f"{machine['postgresql']}, RabbitMQ {machine['rabbitmq']}, load "
+        f"{machine['postgresql']}, RabbitMQ {machine['rabbitmq']}, "
+        f"transport {opts.transport}, load "
         f"{machine['load_average_at_start']}, commit {machine['git_commit'][:10]}"
     )
     results: list[dict[str, Any]] = []
@@ -515,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="server to create benchmark databases on (its db name is replaced)",
     )
     parser.add_argument("--rabbitmq-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument(
+        "--transport",
+        choices=("rabbitmq", "postgres"),
+        default="rabbitmq",
+        help="GAMESCHED_TRANSPORT of the daemons; on postgres the consumer reads event_queue",
+    )
     parser.add_argument(
         "--daemon-cmd",
         default=None,

@@ -57,7 +57,9 @@ def test_claim_limits_before_joining(fresh_settings: Settings):
         )
         conn.execute("ANALYZE notification_schedule")
         with conn.transaction():
-            plan = conn.execute("EXPLAIN ANALYZE " + claims.REMINDERS.claim_sql, (500,))
+            plan = conn.execute(
+                "EXPLAIN ANALYZE " + claims.CLAIM_REMINDERS, {"limit": 500, "only": None}
+            )
             text = "\n".join(r[0] for r in plan.fetchall())
         lines = text.splitlines()
         cte = next(i for i, line in enumerate(lines) if "CTE c" in line)

@@ -159,16 +159,16 @@ async def test_bodies_built_by_the_claim_queries_parse_as_their_models(fresh_set
                 rows = await claims.claim_due(conn, table, limit=10)
                 assert rows
                 for row in rows:
-                    event = schemas.parse(model.routing_key, row["body"])
+                    event = schemas.parse(model.routing_key, row.body)
                     assert isinstance(event, model)
                     assert str(event.game_id) == game
                     # the body names its own row, which is also the message id
                     row_id = getattr(event, "notification_id", None) or getattr(
                         event, "schedule_id", None
                     )
-                    assert str(row_id) == row["id"]
+                    assert str(row_id) == row.id
                     # and carries no field the model does not know
-                    assert set(json.loads(row["body"])) == set(model.model_fields)
+                    assert set(json.loads(row.body)) == set(model.model_fields)
 
 
 async def test_reminder_body_times_match_the_rows(fresh_settings: Settings):
@@ -183,6 +183,6 @@ async def test_reminder_body_times_match_the_rows(fresh_settings: Settings):
             )
             expected = await cur.fetchone()
         assert expected is not None
-        event = schemas.parse(schemas.REMINDER_DUE, row["body"])
+        event = schemas.parse(schemas.REMINDER_DUE, row.body)
         assert isinstance(event, schemas.ReminderDue)
         assert (event.notification_time, event.scheduled_at, event.reminder_minutes) == expected

@@ -1,5 +1,5 @@
-"""Helpers for scheduler tests: a consumer bound to the exchange, a TCP proxy that can cut the
-broker off, row factories and a daemon as a real subprocess."""
+"""Helpers for scheduler tests: a consumer written against the transport's ``Source``, a TCP
+proxy that can cut a connection off, row factories and a daemon as a real subprocess."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import httpx
 import psycopg
 
+from gamesched import errors
+from gamesched.events import schemas, transport, transports
 from gamesched.settings import Settings
 
 
@@ -28,47 +29,64 @@ class Received:
     routing_key: str
     body: dict[str, Any]
     arrived: float  # time.time()
+    # the AMQP properties on RabbitMQ (none on PostgreSQL, whose messages have no such thing)
     properties: dict[str, Any] = field(default_factory=dict)
 
 
-class Consumer:
-    """An exclusive queue bound to ``game.#`` on the test's exchange, recording every message."""
+def _amqp_properties(delivery: transport.Delivery) -> dict[str, Any]:
+    message = getattr(delivery, "_message", None)  # a RabbitDelivery's incoming message
+    if message is None:
+        return {}
+    return {
+        "type": message.type,
+        "content_type": message.content_type,
+        "delivery_mode": message.delivery_mode,
+        "expiration": message.expiration,
+        "timestamp": message.timestamp,
+    }
 
-    def __init__(self, url: str, exchange: str) -> None:
-        self.url = url
-        self.exchange = exchange
+
+class Consumer:
+    """A consumer written against the ``Source`` protocol, on whichever transport the settings
+    choose: it acks every delivery and records its message id, routing key and body. On
+    RabbitMQ it reads ``<exchange>.bot``, on PostgreSQL the queue's rows of ``event_queue``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.source = transports.source(settings, prefetch=1000)
         self.messages: list[Received] = []
         self._changed = asyncio.Event()
-        self._conn: aio_pika.abc.AbstractConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.reconnects = 0
 
     async def start(self) -> None:
-        self._conn = await aio_pika.connect(self.url)
-        channel = await self._conn.channel()
-        await channel.set_qos(prefetch_count=1000)
-        ex = await channel.declare_exchange(
-            self.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(ex, "game.#")
-        await queue.consume(self._on_message, no_ack=True)
+        await self.source.connect()
+        self._task = asyncio.create_task(self._consume(), name="test-consumer")
 
-    async def _on_message(self, msg: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.messages.append(
-            Received(
-                message_id=msg.message_id or "",
-                routing_key=msg.routing_key or "",
-                body=json.loads(msg.body),
-                arrived=time.time(),
-                properties={
-                    "type": msg.type,
-                    "content_type": msg.content_type,
-                    "delivery_mode": msg.delivery_mode,
-                    "expiration": msg.expiration,
-                    "timestamp": msg.timestamp,
-                },
-            )
-        )
-        self._changed.set()
+    async def _consume(self) -> None:
+        # as the protocol asks of a consumer: on a lost connection, reconnect and iterate again
+        # (the unsettled deliveries come back); a message is recorded once its ack succeeded
+        while True:
+            try:
+                async for delivery in self.source.deliveries():
+                    body = json.loads(delivery.body)
+                    await delivery.ack()
+                    self.messages.append(
+                        Received(
+                            message_id=delivery.message_id,
+                            routing_key=delivery.routing_key,
+                            body=body,
+                            arrived=time.time(),
+                            properties=_amqp_properties(delivery),
+                        )
+                    )
+                    self._changed.set()
+                return  # closed
+            except (psycopg.Error, errors.BrokerUnavailable, OSError):
+                self.reconnects += 1
+                await asyncio.sleep(0.2)
+                with contextlib.suppress(psycopg.Error, errors.BrokerUnavailable, OSError):
+                    await self.source.connect()
 
     def ids(self) -> list[str]:
         return [m.message_id for m in self.messages]
@@ -77,6 +95,9 @@ class Consumer:
         """Wait until at least ``count`` messages arrived, or fail at the deadline."""
         deadline = time.monotonic() + timeout
         while len(self.messages) < count:
+            if self._task is not None and self._task.done():
+                self._task.result()  # the consumer died: say why
+                raise AssertionError("consumer ended")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
@@ -84,17 +105,20 @@ class Consumer:
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
         return self.messages
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        await self.source.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
 
 
 @contextlib.asynccontextmanager
 async def consuming(settings: Settings) -> AsyncIterator[Consumer]:
-    consumer = Consumer(settings.rabbitmq_url, settings.gamesched_exchange)
+    consumer = Consumer(settings)
     await consumer.start()
     try:
         yield consumer
@@ -181,13 +205,16 @@ class DaemonProcess:
         self.env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
-            "RABBITMQ_URL": settings.rabbitmq_url,
+            "GAMESCHED_TRANSPORT": settings.transport,
             "GAMESCHED_EXCHANGE": settings.gamesched_exchange,
             "METRICS_PORT": str(self.port),
             "LOG_LEVEL": "INFO",
             "SCHEDULER_MAX_WAIT_SECONDS": "300",
             **env,
         }
+        self.env.pop("RABBITMQ_URL", None)
+        if settings.rabbitmq_url is not None:
+            self.env["RABBITMQ_URL"] = settings.rabbitmq_url
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DaemonProcess:
@@ -232,15 +259,20 @@ class DaemonProcess:
 
 
 async def flush(consumer: Consumer, settings: Settings) -> None:
-    """Publish a sentinel and wait for it: a queue is FIFO, so everything published before it
-    has then arrived too."""
-    conn = await aio_pika.connect(settings.rabbitmq_url)
-    async with conn:
-        channel = await conn.channel()
-        ex = await channel.get_exchange(settings.gamesched_exchange)
-        before = len(consumer.messages)
-        await ex.publish(aio_pika.Message(b"{}", message_id="sentinel"), "game.sentinel")
-    await wait_until(lambda: "sentinel" in consumer.ids()[before:], 10, "sentinel")
+    """Publish a sentinel through the transport and wait for it: the queue is FIFO (on
+    PostgreSQL: leased oldest first), so everything published before it has then arrived too."""
+    sink = transports.sink(settings)
+    before = len(consumer.messages)
+    await sink.connect()
+    try:
+        async with await aconnect(settings) as conn:
+            sentinel = schemas.Outgoing("sentinel", "game.sentinel", {})
+            assert await sink.publish(conn, [sentinel]) == [True]
+    finally:
+        await sink.close()
+    # a deadline, not a timing: the PostgreSQL consumer acks one statement at a time and may
+    # still be working through a 20,000-message burst
+    await wait_until(lambda: "sentinel" in consumer.ids()[before:], 60, "sentinel", interval=0.1)
     consumer.messages = [m for m in consumer.messages if m.message_id != "sentinel"]
 
 

@@ -1,22 +1,19 @@
-"""The pure planners on plain rows (as the claim queries return them): what is published, what
-is applied, and why a row is skipped."""
+"""The pure planners on plain rows (the typed rows the claim queries return): what is published,
+what is applied, and why a row is skipped."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gamesched.db import claims
 from gamesched.events import schemas
 from gamesched.scheduler import kinds
 
 
-def status_row(row_id: str, game: str, status: str | None, target: str) -> dict[str, Any]:
-    return {
-        "id": row_id,
-        "game_id": game,
-        "game_status": status,
-        "target_status": target,
-        "body": "{}",
-    }
+def status_row(row_id: str, game: str, status: str | None, target: str) -> claims.StatusRow:
+    return claims.StatusRow(
+        id=row_id, game_id=game, target_status=target, game_status=status, body="{}"
+    )
 
 
 def outcome(planned: list[kinds.Planned]) -> list[tuple[str, str | None, Any]]:
@@ -78,14 +75,10 @@ def test_games_are_walked_independently_and_ended_games_refuse() -> None:
     ]
 
 
-def reminder_row(row_id: str, status: str | None, started: bool | None) -> dict[str, Any]:
-    return {
-        "id": row_id,
-        "game_status": status,
-        "game_started": started,
-        "ms_to_start": 60_000,
-        "body": "{}",
-    }
+def reminder_row(row_id: str, status: str | None, started: bool | None) -> claims.ReminderRow:
+    return claims.ReminderRow(
+        id=row_id, game_status=status, game_started=started, ms_to_start=60_000, body="{}"
+    )
 
 
 def test_reminder_skip_reasons() -> None:

@@ -1,10 +1,14 @@
-"""The scheduler loop against real PostgreSQL and RabbitMQ, consuming what it publishes."""
+"""The scheduler loop against real PostgreSQL, on both event transports (the ``transport``
+fixture), consuming what it publishes with a consumer written against the ``Source`` protocol."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
+
+import pytest
 
 from gamesched.events import schemas
 from gamesched.scheduler.service import SchedulerService
@@ -36,12 +40,13 @@ async def test_idle_daemon_wakes_on_notify(sched_settings: Settings, service: Sc
         row_id = await fetch_one(conn, "SELECT id::text FROM notification_schedule")
         assert msg.message_id == row_id
         assert msg.routing_key == "game.reminder_due"
-        assert msg.properties["type"] == "game.reminder_due"
-        assert msg.properties["content_type"] == "application/json"
-        assert msg.properties["delivery_mode"] == 2
-        assert msg.properties["timestamp"] is not None
-        # expiration = time left until the game starts (about a day), in milliseconds
-        assert 86_000 < float(msg.properties["expiration"]) <= 86_400  # aio-pika: seconds
+        if sched_settings.transport == "rabbitmq":
+            assert msg.properties["type"] == "game.reminder_due"
+            assert msg.properties["content_type"] == "application/json"
+            assert msg.properties["delivery_mode"] == 2
+            assert msg.properties["timestamp"] is not None
+            # expiration = time left until the game starts (about a day), in milliseconds
+            assert 86_000 < float(msg.properties["expiration"]) <= 86_400  # aio-pika: seconds
         assert msg.body["game_id"] == game
         assert msg.body["notification_id"] == row_id
         assert msg.body["reminder_minutes"] == 1
@@ -164,7 +169,42 @@ async def test_outbox_events_are_published_verbatim(
         assert msg.message_id == row_id
         assert msg.routing_key == "game.roster_changed"
         assert msg.body == {"game_id": "x", "discord_user_id": "5", "action": "joined"}
-        assert msg.properties["expiration"] is None
+        if sched_settings.transport == "rabbitmq":
+            assert msg.properties["expiration"] is None
+
+
+@pytest.mark.parametrize("transport", ["postgres"], indirect=True)
+async def test_postgres_queue_row_is_written_with_the_mark_done(
+    sched_settings: Settings, service: SchedulerService
+):
+    """PostgreSQL only (about its queue table): a reminder's message row exists exactly when
+    its schedule row is sent (one transaction), with the reminder's expiration as
+    ``expires_at`` (when the game starts) and the outbox event's with none."""
+    async with await aconnect(sched_settings) as conn:
+        game = await seed_game(conn)
+        await insert_reminders(conn, game, 3)
+        await conn.execute(
+            "INSERT INTO event_outbox (routing_key, game_id, payload) "
+            "VALUES ('game.created', gen_random_uuid(), '{}')"
+        )
+        await wait_until(
+            lambda: fetch_one(conn, "SELECT count(*) = 4 FROM event_queue"), 10, "4 messages"
+        )
+        rows = await (
+            await conn.execute(
+                "SELECT q.routing_key, extract(epoch FROM q.expires_at - g.scheduled_at), "
+                "coalesce(n.sent, o.published) FROM event_queue q "
+                "LEFT JOIN notification_schedule n ON n.id::text = q.message_id "
+                "LEFT JOIN event_outbox o ON o.id::text = q.message_id "
+                "LEFT JOIN game_sessions g ON g.id = n.game_id "
+                "WHERE q.queue = %s ORDER BY q.routing_key",
+                (sched_settings.gamesched_exchange,),
+            )
+        ).fetchall()
+        assert [r[0] for r in rows] == ["game.created"] + ["game.reminder_due"] * 3
+        assert rows[0][1] is None
+        assert all(abs(float(r[1])) < 5 for r in rows[1:]), rows  # expires as the game starts
+        assert all(r[2] for r in rows)  # every message's row is marked done
 
 
 async def test_rows_locked_elsewhere_are_retried_without_spinning(sched_settings: Settings):
@@ -213,18 +253,20 @@ async def test_rows_locked_elsewhere_are_retried_without_spinning(sched_settings
                 assert await asyncio.wait_for(task, 10) == 0
 
 
+@pytest.mark.parametrize("transport", ["rabbitmq"], indirect=True)
 async def test_nothing_is_marked_done_unless_the_broker_confirmed_it(
     sched_settings: Settings, service: SchedulerService
 ):
-    """A broker that confirms nothing (every message nacked or lost): not one row is marked
-    done, however often the batches are retried; once it confirms again, all go out."""
+    """RabbitMQ only (about publisher confirms; the PostgreSQL sink has none): a broker that
+    confirms nothing (every message nacked or lost): not one row is marked done, however often
+    the batches are retried; once it confirms again, all go out."""
     calls: list[int] = []
 
-    async def confirm_nothing(messages: Sequence[schemas.Outgoing]) -> list[bool]:
+    async def confirm_nothing(conn: Any, messages: Sequence[schemas.Outgoing]) -> list[bool]:
         calls.append(len(messages))
         return [False] * len(messages)
 
-    service.publisher.publish_many = confirm_nothing  # type: ignore[method-assign]
+    service.sink.publish = confirm_nothing  # type: ignore[method-assign]
     async with await aconnect(sched_settings) as conn:
         game = await seed_game(conn)
         await insert_reminders(conn, game, 5)
@@ -243,7 +285,7 @@ async def test_nothing_is_marked_done_unless_the_broker_confirmed_it(
 
         await wait_until(retried_or_done, 20, "batches retried")
         assert await fetch_one(conn, done_sql) == 0
-        del service.publisher.publish_many  # the real publisher again
+        del service.sink.publish  # the real sink again
         await wait_until(
             lambda: fetch_one(conn, f"SELECT ({done_sql}) = 8"),
             30,

@@ -62,7 +62,10 @@ def _log_records(stderr: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("transport", ["rabbitmq"], indirect=True)
 async def test_broker_outage_with_rows_due_backs_off_and_catches_up(sched_settings: Settings):
+    """RabbitMQ only (about the broker): see the module's docstring."""
+    assert sched_settings.rabbitmq_url is not None
     amqp = urlsplit(sched_settings.rabbitmq_url)
     proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672)
     await proxy.start()

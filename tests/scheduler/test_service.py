@@ -18,7 +18,14 @@ from gamesched.scheduler import kinds
 from gamesched.scheduler.service import SchedulerService
 from gamesched.settings import Settings
 from tests.conftest import RABBITMQ_URL, SERVER_URL, database_url
-from tests.scheduler._helpers import aconnect, free_port, insert_reminders, seed_game, wait_until
+from tests.scheduler._helpers import (
+    aconnect,
+    fetch_one,
+    free_port,
+    insert_reminders,
+    seed_game,
+    wait_until,
+)
 
 
 def run_scheduler(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -121,3 +128,30 @@ async def test_a_dead_loop_stops_the_process_loudly(
     async with await aconnect(sched_settings) as conn:
         cur = await conn.execute("SELECT count(*) FROM notification_schedule WHERE NOT sent")
         assert (await cur.fetchone()) == (1,)  # nothing marked done by the broken loop
+
+
+@pytest.mark.parametrize("transport", ["postgres"], indirect=True)
+async def test_postgres_transport_needs_no_broker_to_be_ready(
+    sched_settings: Settings, caplog: pytest.LogCaptureFixture
+):
+    """PostgreSQL only: with a RABBITMQ_URL that leads nowhere but GAMESCHED_TRANSPORT=postgres,
+    the scheduler neither checks nor waits for a broker: it is ready once the database is
+    connected and listening, says at start-up which transport it uses, and publishes."""
+    settings = sched_settings.model_copy(update={"rabbitmq_url": "amqp://guest:guest@127.0.0.1:1/"})
+    assert settings.transport == "postgres"
+    caplog.set_level("INFO", logger="gamesched.scheduler.service")
+    svc = SchedulerService(settings, metrics_host="127.0.0.1")
+    task = asyncio.create_task(svc.run())
+    try:
+        await wait_until(lambda: svc.ready()[0] or task.done(), 10, "ready")
+        assert not task.done()
+        (line,) = [r.getMessage() for r in caplog.records if "events via" in r.getMessage()]
+        assert "PostgreSQL queue table event_queue" in line and settings.database_name in line
+        async with await aconnect(settings) as conn:
+            await insert_reminders(conn, await seed_game(conn), 2)
+            await wait_until(
+                lambda: fetch_one(conn, "SELECT count(*) = 2 FROM event_queue"), 10, "queued"
+            )
+    finally:
+        svc.stop()
+        assert await asyncio.wait_for(task, 10) == 0

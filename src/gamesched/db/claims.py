@@ -1,42 +1,165 @@
 """The scheduler's SQL: find the next due time, claim due rows, mark them done.
 
-Written once for every schedule table. The claim is the heart of the multi-replica guarantee:
+The three claim queries are written out in full below, one per schedule kind, so a reviewer
+reads each as PostgreSQL runs it. They share one shape, the heart of the multi-replica
+guarantee:
 
     WITH c AS (SELECT * FROM <table>
                 WHERE NOT <done> AND <due> <= now()
-                ORDER BY <due> LIMIT <batch>
+                ORDER BY <due> LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED)
     SELECT ... FROM c [JOIN game_sessions ...] ORDER BY <due>
 
 Each replica locks a disjoint set of rows (rows another transaction holds are skipped, not
 waited for); the locks last until the claiming transaction commits the ``done`` flag, or vanish
 with its connection if the replica dies, leaving the rows pending for another replica. What is due
-is decided by the database's ``now()``, so replicas with skewed host clocks agree.
+is decided by the database's ``now()``, so replicas with skewed host clocks agree. Rows are chosen
+and locked from the schedule table alone (its partial index, LIMIT first), and only then joined:
+a join before the LIMIT made PostgreSQL join and sort every due row of a large backlog (124 ms
+per claim with 100,000 due). ``%(only)s``, when not NULL, narrows the claim to that one row (the
+scheduler retries the rows of a failed batch one at a time).
+
+The claims return what the scheduler needs as plain values, and the event body as JSON text
+built by PostgreSQL (fields: gamesched.events.schemas): parsing UUIDs and timestamps and encoding
+JSON in Python cost more than everything else per row. Sessions run in UTC, so timestamps read as
+``2026-11-26T20:00:00+00:00``. Each claim's rows come back as the frozen dataclass below it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
+
+# -- reminders ---------------------------------------------------------------------------------
+
+# An outer join: a reminder whose game is missing (constraints bypassed by a restore or a manual
+# fix) is claimed and skipped as ``game_missing``, not claimed and lost every time.
+CLAIM_REMINDERS = """
+WITH c AS (
+    SELECT * FROM notification_schedule
+    WHERE NOT sent AND notification_time <= now()
+      AND (%(only)s::uuid IS NULL OR id = %(only)s::uuid)
+    ORDER BY notification_time
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT t.id::text AS id,
+       g.status AS game_status,
+       g.scheduled_at <= now() AS game_started,
+       (extract(epoch FROM g.scheduled_at - now()) * 1000)::bigint AS ms_to_start,
+       json_build_object(
+           'game_id', t.game_id, 'notification_id', t.id,
+           'reminder_minutes', t.reminder_minutes, 'scheduled_at', g.scheduled_at,
+           'notification_time', t.notification_time
+       )::text AS body
+FROM c AS t
+LEFT JOIN game_sessions g ON g.id = t.game_id
+ORDER BY t.notification_time
+"""
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleTable:
-    """Where a schedule kind keeps its rows and what it reads when claiming them."""
+class ReminderRow:
+    id: str
+    game_status: str | None  # None: the game is missing
+    game_started: bool | None
+    ms_to_start: int | None
+    body: str
+
+
+# -- status transitions ------------------------------------------------------------------------
+
+# The game rows are locked too (skipping games an API transaction holds: those rows stay pending
+# and are retried), so the legality check and the status change see the same status, and the
+# API's cancel never deadlocks against us. ``FOR UPDATE`` cannot lock the nullable side of an
+# outer join, so the games are locked in a CTE of their own and outer-joined: a row whose game is
+# locked elsewhere is left out (it stays pending), one whose game does not exist is returned with
+# a NULL status (skipped as ``game_missing``).
+CLAIM_STATUS = """
+WITH c AS (
+    SELECT * FROM game_status_schedule
+    WHERE NOT executed AND transition_time <= now()
+      AND (%(only)s::uuid IS NULL OR id = %(only)s::uuid)
+    ORDER BY transition_time
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), g AS (
+    SELECT id, status FROM game_sessions
+    WHERE id IN (SELECT game_id FROM c)
+    FOR UPDATE SKIP LOCKED
+)
+SELECT t.id::text AS id,
+       t.game_id::text AS game_id,
+       t.target_status,
+       g.status AS game_status,
+       json_build_object(
+           'game_id', t.game_id, 'schedule_id', t.id,
+           'target_status', t.target_status, 'transition_time', t.transition_time
+       )::text AS body
+FROM c AS t
+LEFT JOIN g ON g.id = t.game_id
+WHERE g.id IS NOT NULL
+   OR NOT EXISTS (SELECT 1 FROM game_sessions x WHERE x.id = t.game_id)
+ORDER BY t.transition_time
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    id: str
+    game_id: str
+    target_status: str
+    game_status: str | None  # None: the game is missing
+    body: str
+
+
+# -- the outbox --------------------------------------------------------------------------------
+
+# The event as the API wrote it, verbatim.
+CLAIM_OUTBOX = """
+WITH c AS (
+    SELECT * FROM event_outbox
+    WHERE NOT published AND available_at <= now()
+      AND (%(only)s::uuid IS NULL OR id = %(only)s::uuid)
+    ORDER BY available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT t.id::text AS id, t.routing_key, t.payload::text AS body
+FROM c AS t
+ORDER BY t.available_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: str
+    routing_key: str
+    body: str
+
+
+# -- per table ---------------------------------------------------------------------------------
+
+R = TypeVar("R", ReminderRow, StatusRow, OutboxRow)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTable(Generic[R]):
+    """Where a schedule kind keeps its rows, its claim, and the class of the rows it claims.
+    The short statements below (next due time, count, mark done) differ only by table and
+    column names, so they are built from them."""
 
     name: str
     due: str
     done: str
     done_at: str
     channel: str
-    columns: str  # extra select list (alias ``t`` for the table)
-    join: str = ""
-    more_ctes: str = ""  # after the claim ``c`` (e.g. locking the claimed rows' games)
-    where: str = ""  # a filter on the joined rows
+    claim_sql: str
+    row: type[R]
 
     @property
     def next_due_sql(self) -> str:
@@ -52,30 +175,6 @@ class ScheduleTable:
     @property
     def due_count_sql(self) -> str:
         return f"SELECT count(*) FROM {self.name} WHERE NOT {self.done} AND {self.due} <= now()"
-
-    @property
-    def claim_sql(self) -> str:
-        # Rows are chosen and locked from the schedule table alone (its partial index, LIMIT
-        # first), and only then joined: a join before the LIMIT made PostgreSQL join and sort
-        # every due row of a large backlog (124 ms per claim with 100,000 due).
-        return self._claim("")
-
-    @property
-    def claim_one_sql(self) -> str:
-        """The claim of one given row, if it is still due and not locked elsewhere."""
-        return self._claim("AND id = %s::uuid ")
-
-    def _claim(self, only: str) -> str:
-        return (
-            f"WITH c AS ("
-            f"SELECT * FROM {self.name} "
-            f"WHERE NOT {self.done} AND {self.due} <= now() {only}"
-            f"ORDER BY {self.due} LIMIT %s "
-            f"FOR UPDATE SKIP LOCKED){self.more_ctes} "
-            f"SELECT t.id::text AS id, {self.columns} "
-            f"FROM c AS t {self.join} {self.where}"
-            f"ORDER BY t.{self.due}"
-        )
 
     @property
     def mark_skipped_sql(self) -> str:
@@ -98,68 +197,37 @@ class ScheduleTable:
         )
 
 
-# The claim queries return what the scheduler needs as plain values, and the event body as JSON
-# text built by PostgreSQL (fields: gamesched.events.schemas): parsing UUIDs and timestamps and
-# encoding JSON in Python cost more than everything else per row. Sessions run in UTC, so
-# timestamps read as ``2026-11-26T20:00:00+00:00``.
 REMINDERS = ScheduleTable(
     name="notification_schedule",
     due="notification_time",
     done="sent",
     done_at="sent_at",
     channel="notification_schedule_changed",
-    columns=(
-        "g.status AS game_status, g.scheduled_at <= now() AS game_started, "
-        "(extract(epoch FROM g.scheduled_at - now()) * 1000)::bigint AS ms_to_start, "
-        "json_build_object('game_id', t.game_id, 'notification_id', t.id, "
-        "'reminder_minutes', t.reminder_minutes, 'scheduled_at', g.scheduled_at, "
-        "'notification_time', t.notification_time)::text AS body"
-    ),
-    # an outer join: a reminder whose game is missing (constraints bypassed by a restore or a
-    # manual fix) is claimed and skipped as ``game_missing``, not claimed and lost every time
-    join="LEFT JOIN game_sessions g ON g.id = t.game_id",
+    claim_sql=CLAIM_REMINDERS,
+    row=ReminderRow,
 )
-
-# The game row is locked too (skipping games an API transaction holds: those rows stay pending
-# and are retried), so the legality check and the status change see the same status, and the
-# API's cancel never deadlocks against us. ``FOR UPDATE`` cannot lock the nullable side of an
-# outer join, so the games are locked in a CTE of their own and outer-joined: a row whose game is
-# locked elsewhere is left out (it stays pending), one whose game does not exist is returned with
-# a NULL status (skipped as ``game_missing``).
 STATUS = ScheduleTable(
     name="game_status_schedule",
     due="transition_time",
     done="executed",
     done_at="executed_at",
     channel="game_status_schedule_changed",
-    columns=(
-        "t.game_id::text AS game_id, t.target_status, g.status AS game_status, "
-        "json_build_object('game_id', t.game_id, 'schedule_id', t.id, "
-        "'target_status', t.target_status, 'transition_time', t.transition_time)::text AS body"
-    ),
-    more_ctes=(
-        ", g AS (SELECT id, status FROM game_sessions "
-        "WHERE id IN (SELECT game_id FROM c) FOR UPDATE SKIP LOCKED)"
-    ),
-    join="LEFT JOIN g ON g.id = t.game_id",
-    where=(
-        "WHERE g.id IS NOT NULL "
-        "OR NOT EXISTS (SELECT 1 FROM game_sessions x WHERE x.id = t.game_id) "
-    ),
+    claim_sql=CLAIM_STATUS,
+    row=StatusRow,
 )
-
 OUTBOX = ScheduleTable(
     name="event_outbox",
     due="available_at",
     done="published",
     done_at="published_at",
     channel="event_outbox_changed",
-    columns="t.routing_key, t.payload::text AS body",
+    claim_sql=CLAIM_OUTBOX,
+    row=OutboxRow,
 )
 
 
 async def seconds_until_next_due(
-    conn: AsyncConnection[Any], table: ScheduleTable, *, exclude: Sequence[str] = ()
+    conn: AsyncConnection[Any], table: ScheduleTable[Any], *, exclude: Sequence[str] = ()
 ) -> float | None:
     """Seconds from the database's clock to the earliest not-done row not in ``exclude``
     (<= 0: due); None: there is none."""
@@ -168,35 +236,31 @@ async def seconds_until_next_due(
     return None if row is None or row[0] is None else float(row[0])
 
 
-async def count_due(conn: AsyncConnection[Any], table: ScheduleTable) -> int:
+async def count_due(conn: AsyncConnection[Any], table: ScheduleTable[Any]) -> int:
     cur = await conn.execute(table.due_count_sql)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
-async def claim_due(
-    conn: AsyncConnection[Any], table: ScheduleTable, *, limit: int
-) -> list[dict[str, Any]]:
+async def claim_due(conn: AsyncConnection[Any], table: ScheduleTable[R], *, limit: int) -> list[R]:
     """Lock up to ``limit`` due rows, in due order, skipping rows locked elsewhere.
 
     Must run inside the transaction that later marks them done.
     """
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(table.claim_sql, (limit,))
+    async with conn.cursor(row_factory=class_row(table.row)) as cur:
+        await cur.execute(table.claim_sql, {"limit": limit, "only": None})
         return await cur.fetchall()
 
 
-async def claim_one(
-    conn: AsyncConnection[Any], table: ScheduleTable, row_id: str
-) -> list[dict[str, Any]]:
+async def claim_one(conn: AsyncConnection[Any], table: ScheduleTable[R], row_id: str) -> list[R]:
     """Lock the row ``row_id`` if it is due, not done and not locked elsewhere; [] if not."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(table.claim_one_sql, (row_id, 1))
+    async with conn.cursor(row_factory=class_row(table.row)) as cur:
+        await cur.execute(table.claim_sql, {"limit": 1, "only": row_id})
         return await cur.fetchall()
 
 
 async def mark_skipped(
-    conn: AsyncConnection[Any], table: ScheduleTable, row_id: str, reason: str
+    conn: AsyncConnection[Any], table: ScheduleTable[Any], row_id: str, reason: str
 ) -> bool:
     """Mark one row done without publishing it; False if it was done (or gone) already."""
     cur = await conn.execute(table.mark_skipped_sql, (reason, row_id))
@@ -205,7 +269,7 @@ async def mark_skipped(
 
 async def mark_done(
     conn: AsyncConnection[Any],
-    table: ScheduleTable,
+    table: ScheduleTable[Any],
     *,
     done: Sequence[tuple[str, str | None]],
 ) -> list[float]:

@@ -1,41 +1,52 @@
 """The generic scheduler loop, one instance per schedule kind.
 
-A batch claims up to ``batch_size`` due rows (``FOR UPDATE SKIP LOCKED``, in due order),
-publishes them all with publisher confirms (in flight together), marks the confirmed ones done in
-one statement and commits. The loop starts a batch as soon as something is due and moves on once
-the batch has *claimed* its rows: while one batch waits for the broker's confirms (a quorum queue
-confirms after its log is synced), the next due rows are already being claimed by another, on a
-connection of its own, up to ``concurrency`` batches at once. When nothing is due it sleeps until
-the earliest of: the next due time (by the database's clock, no early buffer), a NOTIFY for its
-table, a batch finishing, the longest sleep, or stop.
+A turn of the loop asks ``decide`` (pure) what to do next: back off, retry a failed batch's rows
+one at a time, ask the database when the next row is due, claim due rows now, or sleep. Claiming
+happens in the loop itself: it takes a slot (an ``asyncio.Semaphore`` of ``concurrency``) and a
+connection from a pool, claims up to ``batch_size`` due rows (``FOR UPDATE SKIP LOCKED``, in due
+order) in a transaction it leaves open, plans them (pure), and hands the open transaction to a
+batch task, which publishes through the transport's sink, marks the accepted rows done in one
+statement, commits and gives back the connection and the slot. On RabbitMQ "accepted" means
+confirmed by the broker; on PostgreSQL the sink inserts the messages into ``event_queue`` in that
+very transaction, so a row is done exactly when its message exists. While one batch waits for
+the broker's confirms (a quorum queue confirms after its log is synced), the loop is already
+claiming the next due rows. When nothing is due it sleeps until the earliest of: the next due
+time (by the database's clock, no early buffer), a NOTIFY for its table, a batch failing, the
+longest sleep, or stop.
 
-On a failure it backs off (capped; only stop() cuts it short). A batch that fails on a statement
-after claiming (not a lost connection) has its rows retried one per batch; a row that keeps
-failing alone is marked done as ``poison``, so one bad row costs a few copies, not a spin.
+On a failure, in the loop or in a batch, it backs off (capped; only stop() cuts it short). A
+batch that fails on a statement after claiming (not a lost connection) has its rows retried one
+per batch; a row that keeps failing alone is marked done as ``poison``, so one bad row costs a
+few copies, not a spin (on PostgreSQL none: its copies rolled back with the batch).
 
 Why nothing is lost or sent twice: a row is marked done only in the transaction that holds its
-lock and only after the broker confirmed its message. If the process dies before the commit, the
-lock vanishes with the connection and the row is still pending: it is published again (at least
-once), and consumers drop the duplicate by ``message_id``. Two replicas never hold the same row.
+lock and only after its message was accepted. If the process dies before the commit, the lock
+vanishes with the connection and the row is still pending: it is published again (at least once
+on RabbitMQ, and consumers drop the duplicate by ``message_id``; exactly once on PostgreSQL,
+whose message rolled back too). Two replicas never hold the same row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import psycopg_pool
+from psycopg import pq
 
 from gamesched import errors
 from gamesched._retry import Backoff, FailureState
 from gamesched.db import claims
 from gamesched.scheduler import kinds
 from gamesched.scheduler.metrics import SchedulerMetrics
-from gamesched.scheduler.publishing import PublisherHolder
+from gamesched.scheduler.publishing import SharedSink
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,71 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 # A row whose batch fails with it alone this many times is set aside (done, reason ``poison``):
 # its message may have been published on each attempt, so this also bounds the copies sent.
 POISON_AFTER = 3
+CONNECT_TIMEOUT = 5.0
+
+
+# -- what next: the loop's decisions, pure -------------------------------------------------------
+
+
+class Step(enum.Enum):
+    BACK_OFF = "back off"  # sleep ``seconds``; only a stop ends it early
+    ISOLATE = "isolate"  # set aside a poison row, or retry one row of a failed batch alone
+    ASK = "ask"  # ask the database how long until the next row is due
+    CLAIM = "claim"  # claim due rows now
+    SLEEP = "sleep"  # wait ``seconds`` for a NOTIFY, the due time or stop (0: go on at once)
+    LOCKED = "locked"  # due rows exist but none could be claimed: count them, retry shortly
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    step: Step
+    seconds: float = 0.0
+
+
+GO_ON = Next(Step.SLEEP, 0.0)
+
+
+def decide(
+    *,
+    backoff_left: float,
+    isolating: bool,
+    claim_at_once: bool,
+    asked: bool,
+    due_in: float | None,
+    max_wait: float,
+) -> Next:
+    """What the loop does next.
+
+    ``backoff_left``: seconds of a backoff still to sleep; ``isolating``: rows of a failed batch
+    wait to be retried alone; ``claim_at_once``: just woken, or the last claim was full, so
+    claim without asking first (the fast path of a wake-up and of a backlog); ``asked``: whether
+    ``due_in`` (seconds until the next row not in flight is due, None: none) is known."""
+    if backoff_left > 0:
+        return Next(Step.BACK_OFF, backoff_left)
+    if isolating:
+        return Next(Step.ISOLATE)
+    if claim_at_once:
+        return Next(Step.CLAIM)
+    if not asked:
+        return Next(Step.ASK)
+    if due_in is None:
+        return Next(Step.SLEEP, max_wait)
+    if due_in > 0:
+        return Next(Step.SLEEP, min(due_in, max_wait))
+    return Next(Step.CLAIM)
+
+
+def after_claim(*, claimed: int, batch_size: int, asked: bool) -> tuple[bool, Next]:
+    """After a claim of ``claimed`` rows: (claim again at once without asking?, next step).
+
+    A full batch means more is due: claim again at once. Fewer: ask when the next row is due.
+    None after a wake-up: nothing was due after all, ask. None although the database had just
+    said a row was due (and it was not ours): other claimers hold it."""
+    if claimed >= batch_size:
+        return True, GO_ON
+    if claimed or not asked:
+        return False, GO_ON
+    return False, Next(Step.LOCKED)
 
 
 def _row_failure(exc: BaseException) -> bool:
@@ -56,15 +132,20 @@ def _row_failure(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.DatabaseError) and not isinstance(exc, psycopg.OperationalError)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 class KindLoop:
     """The scheduler for one kind. ``run()`` until ``stop()``; safe to stop at any time."""
 
     def __init__(
         self,
-        kind: kinds.Kind,
+        kind: kinds.Kind[Any],
         *,
         database_url: str,
-        publisher: PublisherHolder,
+        sink: SharedSink,
         wake: asyncio.Event,
         metrics: SchedulerMetrics,
         batch_size: int,
@@ -74,7 +155,7 @@ class KindLoop:
     ) -> None:
         self.kind = kind
         self.database_url = database_url
-        self.publisher = publisher
+        self.sink = sink
         self.wake = wake
         self.metrics = metrics
         self.batch_size = batch_size
@@ -85,17 +166,27 @@ class KindLoop:
         self.published = 0
         self.skipped = 0
         self.batches = 0
-        self.connected = False
+        self.connected = False  # the loop's own connection (next due time, counts)
         self._stopping = False
         self._stopped = asyncio.Event()  # only this ends a backoff early
         self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._due_checked = 0.0
-        self._batches: set[asyncio.Task[None]] = set()  # in flight, each on its own connection
-        self._idle: list[psycopg.AsyncConnection[Any]] = []  # connections for the next batches
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            database_url,
+            min_size=0,
+            max_size=concurrency,
+            open=False,
+            timeout=CONNECT_TIMEOUT,
+            kwargs=self._connect_kwargs(autocommit=False),
+            name=f"scheduler-{kind.name}",
+        )
+        self._slots = asyncio.Semaphore(concurrency)  # batches in flight
+        self._batches: set[asyncio.Task[None]] = set()
         self._in_flight: set[str] = set()  # ids claimed by batches not yet finished
-        self._backlog = False  # the last claim was full: claim again without asking
-        self._claim_first = False  # just woke up: claim before asking for the next due time
-        self._failed: BaseException | None = None  # a background batch's failure, to raise
+        self._claim_at_once = False  # woken, or the last claim was full
+        self._due_checked = 0.0
+        self._backoff = Backoff()
+        self._resume_at = 0.0  # backing off until this (clock) time
+        self._fatal: BaseException | None = None  # a bug in a batch: the loop dies of it
         self._failures = FailureState(log, f"scheduler[{kind.name}]", kind=kind.name)
         # Rows of a batch that failed statement-wise, retried one per batch before anything else
         # (id -> failures alone so far), and rows to set aside as poison.
@@ -115,94 +206,104 @@ class KindLoop:
         self.wake.set()
 
     async def run(self) -> None:
-        backoff = Backoff()
+        await self._pool.open(wait=False)
         try:
             while not self._stopping:
                 self.heartbeat = self.clock()
+                if self._fatal is not None:
+                    raise self._fatal
                 try:
-                    delay = await self._turn()
-                    if not self._batches and self._failed is None:
-                        # nothing in flight whose outcome is unknown, nothing failed: all is well
-                        self._failures.ok("recovered")
-                        backoff.reset()
+                    nxt = await self._turn()
                 except (psycopg.Error, OSError) as exc:
-                    self._failures.failed(exc, "db_failed")
+                    await self._trouble(exc, "db_failed")
                     await self._drop_connection()
-                    await self._back_off(backoff)
                     continue
                 except errors.BrokerUnavailable as exc:
-                    self._failures.failed(exc, "broker_failed")
-                    await self.publisher.reset()
-                    await self._back_off(backoff)
+                    await self._trouble(exc, "broker_failed")
                     continue
-                if delay > 0 and not self._stopping:
-                    await self._sleep(delay)
-                    # woken by the due time or a NOTIFY: most likely something is due now, so
-                    # claim straight away instead of asking first (the wake-up's fast path)
-                    self._claim_first = True
+                if nxt.seconds > 0 and not self._stopping:
+                    if nxt.step is Step.BACK_OFF:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stopped.wait(), nxt.seconds)
+                    else:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.wake.wait(), nxt.seconds)
+                    # woken by the due time, a NOTIFY or the end of a backoff: most likely
+                    # something is due now, so claim straight away instead of asking first
+                    self._claim_at_once = True
         finally:
             if self._batches:  # they finish (the service bounds how long)
                 await asyncio.gather(*self._batches, return_exceptions=True)
             await self._drop_connection()
-            for conn in self._idle:
-                await conn.close()
-            self._idle.clear()
+            await self._pool.close()
 
     # -- one turn ------------------------------------------------------------------------------
 
-    async def _turn(self) -> float:
-        """Start a batch if something is due; return how long to wait before the next turn."""
-        self._raise_batch_failure()
+    async def _turn(self) -> Next:
+        nxt = self._decide(asked=False, due_in=None)
+        if nxt.step is Step.BACK_OFF:  # before touching a database that may be down
+            return nxt
         conn = await self._connection()
         self.wake.clear()  # a NOTIFY from here on wakes the next wait
         self.metrics.last_loop.labels(self.kind.name).set(time.time())
-        if self._poison or self._alone:
-            return await self._isolation_turn(conn)
-        if not (self._backlog or self._claim_first):
-            seconds = await claims.seconds_until_next_due(
+        asked = nxt.step is Step.ASK
+        if asked:
+            due_in = await claims.seconds_until_next_due(
                 conn, self.kind.table, exclude=list(self._in_flight)
             )
-            if seconds is None:
-                return self.max_wait
-            if seconds > 0:
-                return min(seconds, self.max_wait)
-        elif self._backlog and self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL:
-            self._due_checked = self.clock()
-            due = await claims.count_due(conn, self.kind.table)
-            self.metrics.due.labels(self.kind.name).set(due)
-        if len(self._batches) >= self.concurrency:
-            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
-            return 0.0
-        claim_first, self._claim_first = self._claim_first, False
-        # a broker known to be down: fail here, before locking rows only to release them
-        await self.publisher.ensure()
-        claimed = await self._start_batch()
-        self._backlog = claimed == self.batch_size  # full: more is due, claim again at once
-        if claimed or self._backlog:
-            return 0.0
-        if claim_first:  # woken, but nothing was due after all: ask when the next row is
-            return 0.0
-        if self._batches:  # our own batches hold what is due: wait for one to finish
-            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
-            return 0.0
+            nxt = self._decide(asked=True, due_in=due_in)
+        if nxt.step is Step.ISOLATE:
+            await self._isolation_turn(conn)
+            nxt = GO_ON
+        elif nxt.step is Step.CLAIM:
+            # a broker known to be down: fail here, before locking rows only to release them
+            await self.sink.ensure()
+            claimed = await self._claim()
+            self._claim_at_once, nxt = after_claim(
+                claimed=claimed, batch_size=self.batch_size, asked=asked
+            )
+            if (
+                claimed >= self.batch_size
+                and self.clock() - self._due_checked >= DUE_GAUGE_INTERVAL
+            ):
+                # draining a backlog without asking: keep the gauge fresh (after the claim, and
+                # not on a wake-up, so it never delays a batch)
+                await self._count_due(conn)
+            if nxt.step is Step.LOCKED:
+                # due rows that other replicas (or an API transaction holding a game) have locked
+                nxt = Next(Step.SLEEP, LOCKED_RETRY_SECONDS if await self._count_due(conn) else 0)
+        if not self._batches:  # nothing in flight whose outcome is unknown: all is well
+            self._recovered()
+        return nxt
+
+    def _decide(self, *, asked: bool, due_in: float | None) -> Next:
+        return decide(
+            backoff_left=self._resume_at - self.clock(),
+            isolating=bool(self._poison or self._alone),
+            claim_at_once=self._claim_at_once,
+            asked=asked,
+            due_in=due_in,
+            max_wait=self.max_wait,
+        )
+
+    async def _count_due(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        self._due_checked = self.clock()
         due = await claims.count_due(conn, self.kind.table)
         self.metrics.due.labels(self.kind.name).set(due)
-        # due rows that other replicas (or an API transaction holding a game) have locked
-        return LOCKED_RETRY_SECONDS if due else 0.0
+        return due
 
-    async def _isolation_turn(self, conn: psycopg.AsyncConnection[Any]) -> float:
+    async def _isolation_turn(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """A batch failed for one of its rows: retry them one at a time (the others go out), and
         set aside a row that keeps failing alone. Normal claims wait until this is done."""
         if self._batches:  # one at a time, and none holding a row we are about to claim
-            await asyncio.wait(self._batches, return_when=asyncio.FIRST_COMPLETED)
-            return 0.0
+            await asyncio.wait(self._batches)
+            return
         if self._poison:
             await self._set_aside(conn, self._poison[0])
             self._poison.pop(0)
-            return 0.0
-        await self.publisher.ensure()
-        await self._start_batch(only=next(iter(self._alone)))
-        return 0.0
+            return
+        await self.sink.ensure()
+        await self._claim(only=next(iter(self._alone)))
 
     async def _set_aside(self, conn: psycopg.AsyncConnection[Any], row_id: str) -> None:
         # its own statement, which does not read the due time (may be what fails)
@@ -234,114 +335,139 @@ class KindLoop:
                 self.kind.name,
                 len(ids),
                 type(exc).__name__,
-                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                _first_line(exc),
                 extra={"action": "batch_isolate", "kind": self.kind.name, "count": len(ids)},
             )
             for row_id in ids:
                 self._alone.setdefault(row_id, 0)
         self.wake.set()  # the loop may be asleep: the rows are due now
 
-    async def _start_batch(self, only: str | None = None) -> int:
-        """Start a batch on a connection of its own; return how many rows it claimed, as soon as
-        it has claimed them (it goes on publishing in the background). ``only``: claim that one
-        row (if still due and free) instead of the next due rows."""
-        conn = self._idle.pop() if self._idle else await self._open_connection()
-        claimed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._batch(conn, claimed, only), name=f"batch-{self.kind.name}")
-        self._batches.add(task)
-        task.add_done_callback(self._batch_done)
-        count = await asyncio.shield(claimed)
-        if not count:  # an empty batch only commits: let it finish, it holds nothing
-            await asyncio.wait([task])
-        return count
+    # -- failures ------------------------------------------------------------------------------
 
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._batches.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            if self._failed is None:
-                self._failed = task.exception()
-            self.wake.set()  # its rows are pending again: the loop must not sleep past them
+    async def _trouble(self, exc: BaseException, action: str) -> None:
+        """The database or the broker failed (in the loop or a batch): log the change of state,
+        and back off before the next claim. Rows of a failed batch are pending again."""
+        self._failures.failed(exc, action)
+        self._resume_at = self.clock() + self._backoff.next_delay()
+        if isinstance(exc, errors.BrokerUnavailable):
+            await self.sink.reset()
+        elif isinstance(exc, psycopg.OperationalError):
+            with contextlib.suppress(Exception):
+                await self._pool.check()  # drop pooled connections that died with it
 
-    def _raise_batch_failure(self) -> None:
-        """Surface, in the loop, the failure of a batch that ran in the background, so backoff,
-        reconnects and the one-line-per-state logging happen in one place."""
-        exc, self._failed = self._failed, None
-        if exc is not None:
-            raise exc
+    def _recovered(self) -> None:
+        self._failures.ok("recovered")
+        self._backoff.reset()
 
-    async def _batch(
-        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int], only: str | None
-    ) -> None:
-        reusable = False
+    # -- a batch -------------------------------------------------------------------------------
+
+    async def _claim(self, only: str | None = None) -> int:
+        """Claim due rows (or the row ``only``) on a pooled connection and hand its open
+        transaction to a batch task; return how many rows were claimed."""
+        await self._slots.acquire()
+        if self._stopping:  # stopped while waiting for a slot: claim nothing more
+            self._slots.release()
+            return 0
         try:
-            await self._claim_and_publish(conn, claimed, only)
-            reusable = True
-            if self._failed is None:  # database and broker work again
-                self._failures.ok("recovered")
-        except Exception as exc:
-            if claimed.done():
-                raise  # after the claim: the loop raises it at its next turn
-            claimed.set_exception(exc)  # before: the loop hears of it at once
-        finally:
-            if not claimed.done():
-                claimed.cancel()
-            if reusable and not self._stopping and len(self._idle) < self.concurrency:
-                self._idle.append(conn)
-            else:  # a connection whose transaction failed is not reused
-                await conn.close()
-
-    async def _claim_and_publish(
-        self, conn: psycopg.AsyncConnection[Any], claimed: asyncio.Future[int], only: str | None
-    ) -> None:
-        """One batch in one transaction. Resolves ``claimed`` once its rows are locked."""
+            conn = await self._pool.getconn()
+        except BaseException:
+            self._slots.release()
+            raise
         table = self.kind.table
-        ids: list[str] = []
         try:
-            async with conn.transaction():
-                if only is None:
-                    rows = await claims.claim_due(conn, table, limit=self.batch_size)
-                else:
-                    rows = await claims.claim_one(conn, table, only)
-                    if not rows:  # done or locked elsewhere, or no longer due: not ours now
-                        self._alone.pop(only, None)
-                ids = [row["id"] for row in rows]
-                self._in_flight.update(ids)
-                claimed.set_result(len(rows))
-                if not rows:
-                    return
-                started = time.perf_counter()
-                planned = self.kind.plan(rows)
-                to_send = [p for p in planned if p.message is not None]
-                results = await self.publisher.publish_many(
-                    [p.message for p in to_send if p.message]
-                )
-                confirmed = {p.row_id for p, ok in zip(to_send, results, strict=True) if ok}
-                failed = len(to_send) - len(confirmed)
-                if failed and self.kind.all_or_nothing:
-                    raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} not confirmed")
-                done_ok = [p for p in planned if p.message is None or p.row_id in confirmed]
-                if self.kind.apply is not None:
-                    await self.kind.apply(conn, done_ok)
-                lateness = await claims.mark_done(
-                    conn, table, done=[(p.row_id, p.skip_reason) for p in done_ok]
-                )
+            if only is None:
+                rows: Sequence[Any] = await claims.claim_due(conn, table, limit=self.batch_size)
+            else:
+                rows = await claims.claim_one(conn, table, only)
+            planned = self.kind.plan(rows) if rows else []
+        except BaseException:
+            await self._give_back(conn)
+            raise
+        if not rows:
+            if only is not None:  # done or locked elsewhere, or no longer due: not ours now
+                self._alone.pop(only, None)
+            await self._give_back(conn)
+            return 0
+        ids = [row.id for row in rows]
+        self._in_flight.update(ids)
+        task = asyncio.create_task(self._finish(conn, ids, planned), name=f"batch-{self.kind.name}")
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        return len(ids)
+
+    async def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Roll back what is left open and return the connection and the slot."""
+        try:
+            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                await conn.rollback()
+        except Exception:  # a broken connection: the pool drops it
+            await conn.close()
+        except BaseException:  # cancelled mid-rollback: its state is unknown
+            await conn.close()
+            raise
+        finally:
+            await self._pool.putconn(conn)
+            self._slots.release()
+
+    async def _finish(
+        self, conn: psycopg.AsyncConnection[Any], ids: list[str], planned: list[kinds.Planned]
+    ) -> None:
+        """Publish, mark done and commit the claimed batch on ``conn`` (its transaction open)."""
+        started = time.perf_counter()
+        try:
+            confirmed, failed, lateness = await self._publish_and_mark(conn, planned)
         except psycopg.DatabaseError as exc:
-            if not ids or not _row_failure(exc):
-                raise
-            self._isolate(ids, exc)  # rolled back, the connection is fine: retried row by row
+            if _row_failure(exc):  # rolled back, the connection is fine: retried row by row
+                self._isolate(ids, exc)
+            else:
+                await self._trouble(exc, "db_failed")
+            return
+        except errors.BrokerUnavailable as exc:
+            await self._trouble(exc, "broker_failed")
+            return
+        except Exception as exc:  # a bug: the loop dies of it, and the process exits loudly
+            self._fatal = exc
+            self.wake.set()
+            self._stopped.set()  # also ends a backoff
             return
         finally:
             self._in_flight.difference_update(ids)
+            await self._give_back(conn)
         for row_id in ids:
             self._alone.pop(row_id, None)
         self._record(planned, confirmed, failed, lateness, time.perf_counter() - started)
         if failed:
-            raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} messages not confirmed")
+            unconfirmed = errors.BrokerUnavailable(
+                f"{failed} of {len(confirmed) + failed} messages not confirmed"
+            )
+            await self._trouble(unconfirmed, "broker_failed")
+            self.wake.set()  # its rows are pending again
+        elif self._resume_at <= self.clock():  # not backing off: database and broker work
+            self._recovered()
+
+    async def _publish_and_mark(
+        self, conn: psycopg.AsyncConnection[Any], planned: list[kinds.Planned]
+    ) -> tuple[set[str], int, list[float]]:
+        to_send = [p for p in planned if p.message is not None]
+        # PostgreSQL: an INSERT in this very transaction; RabbitMQ: confirmed or not
+        results = await self.sink.publish(conn, [p.message for p in to_send if p.message])
+        confirmed = {p.row_id for p, ok in zip(to_send, results, strict=True) if ok}
+        failed = len(to_send) - len(confirmed)
+        if failed and self.kind.all_or_nothing:
+            raise errors.BrokerUnavailable(f"{failed} of {len(to_send)} not confirmed")
+        done_ok = [p for p in planned if p.message is None or p.row_id in confirmed]
+        if self.kind.apply is not None:
+            await self.kind.apply(conn, done_ok)
+        lateness = await claims.mark_done(
+            conn, self.kind.table, done=[(p.row_id, p.skip_reason) for p in done_ok]
+        )
+        await conn.commit()
+        return confirmed, failed, lateness
 
     def _record(
         self,
         planned: list[kinds.Planned],
-        confirmed: set[Any],
+        confirmed: set[str],
         failed: int,
         lateness: list[float],
         elapsed: float,
@@ -380,26 +506,27 @@ class KindLoop:
             extra={"action": "batch", "kind": name, "count": len(confirmed)},
         )
 
-    # -- connection and waiting ----------------------------------------------------------------
+    # -- the loop's own connection -------------------------------------------------------------
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = await self._open_connection()
-            self.connected = True
-        return self._conn
-
-    async def _open_connection(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(
-            self.database_url,
-            autocommit=True,
-            connect_timeout=5,
-            options=(
+    def _connect_kwargs(self, *, autocommit: bool) -> dict[str, Any]:
+        return {
+            "autocommit": autocommit,
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": (
                 f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
                 f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS} "
                 "-c timezone=UTC"
             ),
-            application_name=f"gamesched-scheduler-{self.kind.name}",
-        )
+            "application_name": f"gamesched-scheduler-{self.kind.name}",
+        }
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.database_url, **self._connect_kwargs(autocommit=True)
+            )
+            self.connected = True
+        return self._conn
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -409,17 +536,3 @@ class KindLoop:
                 await conn.close()
             except Exception:
                 log.debug("error closing connection", exc_info=True)
-
-    async def _back_off(self, backoff: Backoff) -> None:
-        """Sleep the next backoff delay. Only a stop ends it early: a NOTIFY, or a batch failing,
-        stays set on the wake event and is acted on after the backoff (by claiming at once)."""
-        delay = backoff.next_delay()
-        if not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
-        self._claim_first = True
-
-    async def _sleep(self, seconds: float) -> None:
-        """Wait for ``seconds``, a wake-up (NOTIFY) or stop, whichever comes first."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=seconds)

@@ -19,12 +19,13 @@ import psycopg
 
 from gamesched import errors
 from gamesched.db import claims
+from gamesched.events import transports
 from gamesched.health import HealthServer
 from gamesched.scheduler import kinds as kinds_mod
 from gamesched.scheduler.listener import Listener
 from gamesched.scheduler.loop import KindLoop
 from gamesched.scheduler.metrics import SchedulerMetrics
-from gamesched.scheduler.publishing import PublisherHolder
+from gamesched.scheduler.publishing import SharedSink
 from gamesched.settings import Settings, mask_url
 
 log = logging.getLogger(__name__)
@@ -38,21 +39,21 @@ class SchedulerService:
     def __init__(
         self,
         settings: Settings,
-        kinds: Sequence[kinds_mod.Kind] | None = None,
+        kinds: Sequence[kinds_mod.Kind[Any]] | None = None,
         *,
         metrics_host: str | None = None,
     ) -> None:
         self.settings = settings
         self.kinds = list(kinds or kinds_mod.ALL.values())
         self.metrics = SchedulerMetrics()
-        self.publisher = PublisherHolder(settings.amqp_url, settings.gamesched_exchange)
+        self.sink = SharedSink(transports.sink(settings))
         self.wakes = {k.table.channel: asyncio.Event() for k in self.kinds}
         self.listener = Listener(settings.libpq_url, self.wakes)
         self.loops = [
             KindLoop(
                 k,
                 database_url=settings.libpq_url,
-                publisher=self.publisher,
+                sink=self.sink,
                 wake=self.wakes[k.table.channel],
                 metrics=self.metrics,
                 batch_size=settings.scheduler_batch_size,
@@ -78,7 +79,7 @@ class SchedulerService:
         problems = []
         if not all(loop.connected for loop in self.loops):
             problems.append("database not connected")
-        if not self.publisher.connected:
+        if not self.sink.connected:  # always connected on PostgreSQL: there is no broker
             problems.append("broker not connected")
         if not self.listener.listening:
             problems.append("not listening")
@@ -92,7 +93,8 @@ class SchedulerService:
 
     async def check(self) -> None:
         """Fail fast, with one clear line, on an unreachable or unmigrated database, a bad
-        horizon, or an unreachable broker."""
+        horizon, or an unreachable broker (RabbitMQ only: the PostgreSQL transport writes into
+        the database just checked)."""
         s = self.settings
         try:
             conn = await psycopg.AsyncConnection.connect(
@@ -114,8 +116,10 @@ class SchedulerService:
                 f"SCHEDULER_MAX_WAIT_SECONDS ({s.scheduler_max_wait_seconds:g}) must be below "
                 f"the NOTIFY horizon ({horizon:g} s, gamesched.notify_horizon)"
             )
+        if self.sink.in_transaction:
+            return
         try:
-            await asyncio.wait_for(self.publisher.ensure(), 12)
+            await asyncio.wait_for(self.sink.ensure(), 12)
         except TimeoutError as exc:
             raise errors.ConfigError(
                 f"cannot connect to RabbitMQ at {mask_url(s.amqp_url)}: timed out"
@@ -127,6 +131,12 @@ class SchedulerService:
         """Run until stopped; return the exit code (0 clean, 1 if a part died or stalled)."""
         await self.check()
         port = await self.health.start()  # a busy port: ConfigError, one line
+        log.info(
+            "scheduler: database %s; events via %s",
+            mask_url(self.settings.libpq_url),
+            transports.describe(self.settings),
+            extra={"action": "transport", "transport": self.settings.transport},
+        )
         log.info(
             "scheduler started: kinds %s, metrics on %s:%d",
             ",".join(k.name for k in self.kinds),
@@ -165,7 +175,7 @@ class SchedulerService:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.publisher.close()
+        await self.sink.close()
         await self.health.close()
 
     async def _monitor(self) -> None:
