@@ -176,7 +176,8 @@ class FakeDiscord:
             return self._error(status, 0, f"scripted {status}")
         parts = path.strip("/").split("/")
         if parts == ["users", "@me"] and method == "GET":
-            return 200, _user(BOT_ID), {}
+            me = {"mfa_enabled": False, "locale": "en-US", "verified": True, "premium_type": 0}
+            return 200, {**_user(BOT_ID), **me}, {}
         if parts == ["users", "@me", "channels"] and method == "POST":
             return self._dm_channel(str((body or {}).get("recipient_id", "")))
         if parts[:1] == ["channels"] and len(parts) == 2 and method == "GET":
