@@ -144,7 +144,7 @@ async def test_a_game_from_the_api_to_completed_on_discord(settings: Settings):
                 start("api", environ), start("scheduler", environ), start("bot", environ)
             )
         )
-        api, scheduler, bot = procs
+        _api, scheduler, bot = procs
         await asyncio.gather(
             wait_until(server.ready, 30, "api ready"),
             scheduler.logged("scheduler started"),
