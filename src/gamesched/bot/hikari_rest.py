@@ -108,8 +108,7 @@ class HikariDiscord:
         except discord.DiscordError as exc:
             if exc.status in (401, 403):
                 raise errors.ConfigError(
-                    f"Discord at {self.api_base} refused DISCORD_TOKEN ({exc}): "
-                    "check the bot token"
+                    f"Discord at {self.api_base} refused DISCORD_TOKEN ({exc}): check the bot token"
                 ) from exc
             raise errors.ConfigError(f"Discord at {self.api_base}: {exc}") from exc
 
