@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -99,9 +100,9 @@ async def publish(settings: Settings, messages: list[Outgoing]) -> None:
     sink = transports.sink(settings)
     await sink.connect()
     try:
-        async with await psycopg.AsyncConnection.connect(settings.libpq_url) as conn:
-            async with conn.transaction():
-                await sink.publish(conn, messages)
+        conn = await psycopg.AsyncConnection.connect(settings.libpq_url)
+        async with conn, conn.transaction():
+            await sink.publish(conn, messages)
     finally:
         await sink.close()
 
@@ -117,10 +118,8 @@ async def wait_dms(fake: FakeDiscord, count: int, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{dms(fake)} of {count} DMs after {timeout} s")
         fake.arrived.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(fake.arrived.wait(), 1.0)
-        except TimeoutError:
-            pass
 
 
 async def start_bot(settings: Settings, fake: FakeDiscord) -> asyncio.subprocess.Process:
@@ -162,9 +161,7 @@ async def latency(settings: Settings, fake: FakeDiscord, trials: int) -> dict[st
     }
 
 
-async def rate(
-    settings: Settings, fake: FakeDiscord, pid: int, reminders: int
-) -> dict[str, Any]:
+async def rate(settings: Settings, fake: FakeDiscord, pid: int, reminders: int) -> dict[str, Any]:
     messages = await seed(settings, reminders)
     before, limited = dms(fake), fake.count(429)
     cpu = cpu_seconds(pid)
@@ -220,9 +217,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--transport", choices=["postgres", "rabbitmq"], default="postgres")
     p.add_argument("--reminders", type=int, default=1000)
     p.add_argument("--trials", type=int, default=200)
-    p.add_argument(
-        "--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--rabbitmq-url", default="amqp://guest:guest@127.0.0.1:5672/")
     return p.parse_args(argv)
 
