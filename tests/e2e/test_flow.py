@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -59,7 +60,7 @@ def env(settings: Settings, fake: FakeDiscord | None, api_port: int) -> dict[str
 
 async def cli(environ: dict[str, str], *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
-        "python", "-m", "gamesched", *args, env=environ, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "gamesched", *args, env=environ, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, out
@@ -196,13 +197,17 @@ async def test_run_without_a_token_shows_the_flow_in_its_log(settings: Settings)
     try:
         await run.logged("bot consuming", 60)
         server = Server(api_port, await admin_token(environ))
-        # starts in 20 s: its 1-minute reminder is already due, its start soon
-        game = await server.game(starts_in=20)
+        # starts in 65 s: its 1-minute reminder is due 5 s from now, after the join
+        game = await server.game(starts_in=65)
         await run.logged(f"dry-run: would post {CHANNEL}")
         await server.click_join(game, PLAYER)
         await run.logged("Players (1/4)")
         await run.logged(f"dry-run: would dm {PLAYER}")
-        await run.logged("[In progress]", 60)
+        resp = await server.http.post(f"/api/v1/games/{game}/cancel")
+        assert resp.status_code == 200, resp.text
+        await run.logged("[Cancelled]")
+        assert (await server.http.delete(f"/api/v1/games/{game}")).status_code == 204
+        await run.logged(f"dry-run: would delete {CHANNEL}")
     finally:
         assert await run.stop() == 0, run.log()
         if server is not None:
