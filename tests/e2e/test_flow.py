@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 import uuid
@@ -132,7 +133,7 @@ def status_shown(message: Any) -> str:
 
 @pytest.mark.slow
 async def test_a_game_from_the_api_to_completed_on_discord(settings: Settings):
-    fake = FakeDiscord()
+    fake = FakeDiscord(guild_of_channel={CHANNEL: GUILD})  # the API asks before registering
     await fake.start()
     api_port = free_port()
     environ = env(settings, fake, api_port)
@@ -155,7 +156,7 @@ async def test_a_game_from_the_api_to_completed_on_discord(settings: Settings):
         await wait_until(lambda: _announced(fake), 30, "announcement posted")
         (announcement,) = fake.messages.values()
         assert status_shown(announcement) == "Scheduled"
-        assert "joined" in (await server.click_join(game, PLAYER)).lower()
+        assert "in!" in await server.click_join(game, PLAYER)
         await wait_until(
             lambda: _shows(announcement, f"<@{PLAYER}>"), 30, "the player on the announcement"
         )
@@ -164,8 +165,9 @@ async def test_a_game_from_the_api_to_completed_on_discord(settings: Settings):
         await wait_until(lambda: _status(announcement, "In progress"), 60, "IN_PROGRESS shown")
         await wait_until(lambda: _status(announcement, "Completed"), 80, "COMPLETED shown")
     finally:
-        for proc in procs:
-            assert await proc.stop() == 0, proc.log()
+        codes = [await proc.stop() for proc in procs]
+        # uvicorn.run (gamesched api) re-raises the SIGTERM it handled: -15 is its clean stop
+        assert codes in ([], [-signal.SIGTERM, 0, 0], [0, 0, 0]), [p.log() for p in procs]
         await server.http.aclose()
         await fake.stop()
     assert len(fake.calls("POST", f"/channels/{CHANNEL}/messages")) == 1  # posted once...
