@@ -132,6 +132,7 @@ def status_shown(message: Any) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # the game starts 70 s ahead and lasts a minute
 async def test_a_game_from_the_api_to_completed_on_discord(settings: Settings):
     fake = FakeDiscord(guild_of_channel={CHANNEL: GUILD})  # the API asks before registering
     await fake.start()
