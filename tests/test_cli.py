@@ -359,3 +359,63 @@ def test_a_second_scheduler_on_a_busy_port_is_one_line(
     finally:
         stop(first)
         asyncio.run(delete_broker_objects(exchange))
+
+
+# -- gamesched bot and gamesched dlq: one-line configuration errors ------------------------------
+
+
+def test_bot_and_dlq_on_an_unmigrated_database_are_one_line() -> None:
+    name = empty_database()
+    env = {"DATABASE_URL": database_url(name), "GAMESCHED_TRANSPORT": "postgres"}
+    try:
+        for args in (("bot",), ("dlq", "list"), ("dlq", "replay", "--all")):
+            line = one_line(run_cli(*args, timeout=20, **env))
+            assert "no gamesched schema" in line and "gamesched migrate" in line, args
+    finally:
+        db_engine.drop_database(SERVER_URL, name)
+
+
+def test_bot_on_a_busy_metrics_port_is_one_line(fresh_settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            "DATABASE_URL": fresh_settings.database_url,
+            "GAMESCHED_TRANSPORT": "postgres",
+            "METRICS_PORT": str(port),
+        }
+        line = one_line(run_cli("bot", timeout=20, **env))
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_bot_with_a_token_discord_refuses_is_one_line(fresh_settings: Settings) -> None:
+    import asyncio
+
+    from gamesched.testing.fake_discord import FakeDiscord
+
+    async def refused() -> str:
+        fake = FakeDiscord()
+        fake.fail_next[("GET", "/users/@me")] = [401]
+        await fake.start()
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_settings.database_url,
+            "GAMESCHED_TRANSPORT": "postgres",
+            "METRICS_PORT": "0",
+            "DISCORD_TOKEN": "wrong",
+            "DISCORD_API_BASE": fake.base_url,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gamesched", "bot", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        await fake.stop()
+        assert proc.returncode == 2, err
+        return err.decode()
+
+    stderr = asyncio.run(refused())
+    assert stderr.strip().splitlines()[-1].startswith("gamesched bot: Discord at "), stderr
+    assert "refused DISCORD_TOKEN" in stderr

@@ -73,36 +73,88 @@ async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> in
             loop.remove_signal_handler(signum)
 
 
+def _cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from gamesched.bot import app
+
+    bot = app.Bot(settings)
+    return _asyncio_run(_serve(bot.run(), bot.stop))
+
+
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Check the broker, migrate, then the API and the scheduler in one process and one event
-    loop. A bad broker URL fails first, before anything is created or served."""
+    """Check the broker, migrate, then the API, the scheduler and the bot in one process and one
+    event loop. A bad broker URL fails first, before anything is created or served."""
     _asyncio_run(_check_broker(settings))
     _cmd_migrate(settings, args)
+    from gamesched.bot import app
     from gamesched.scheduler import service
 
     svc = service.SchedulerService(settings)
+    # the scheduler takes METRICS_PORT when it is set; the bot the next one (0: both any free)
+    port = settings.metrics_port
+    bot = app.Bot(settings, metrics_port=port + 1 if port else port)
     server = _api_server(settings)
 
     def stop() -> None:
         svc.stop()
+        bot.stop()
         server.should_exit = True
 
     async def main() -> int:
         log.info(
-            "running api on %s:%d and the scheduler; the bot is not part of this build yet",
+            "running api on %s:%d, the scheduler and the bot",
             settings.api_host,
             settings.api_port,
             extra={"action": "run"},
         )
         api = asyncio.create_task(server.serve(), name="api")
+        bot_task = asyncio.create_task(bot.run(), name="bot")
+        sched_task = asyncio.create_task(svc.run(), name="scheduler")
         try:
-            code = await svc.run()
+            # one part ending (a start-up error, a fatal fault) stops the others
+            await asyncio.wait({api, bot_task, sched_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            server.should_exit = True
-            await api
-        return code
+            stop()
+            await asyncio.wait({api, bot_task, sched_task})
+        for task in (sched_task, bot_task):
+            task.result()  # a ConfigError of either part: one line, exit 2
+        return max(sched_task.result(), bot_task.result())
 
     return _asyncio_run(_serve(main(), stop))
+
+
+def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    return _asyncio_run(_dlq(settings, args))
+
+
+async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
+    """List or replay the parked messages of either transport."""
+    import psycopg
+
+    from gamesched.db import migrate
+    from gamesched.events import transports
+
+    if settings.transport == "postgres":  # the queue table is part of the schema
+        await asyncio.to_thread(migrate.check_schema, settings)
+    dead = transports.dead_letters(settings)
+    try:
+        if args.dlq_command == "list":
+            parked = await dead.list(limit=args.limit)
+            if not parked:
+                print(f"nothing is parked ({transports.describe(settings)})")
+            for p in parked:
+                when = p.parked_at.isoformat(timespec="seconds") if p.parked_at else "-"
+                print(
+                    f"{p.id}  {p.routing_key}  message {p.message_id}  attempts {p.attempts}  "
+                    f"parked {when}  reason: {p.reason}"
+                )
+            return 0
+        if not args.ids and not args.all:
+            raise errors.ConfigError("name the parked messages to replay (IDs) or use --all")
+        count = await dead.replay(None if args.all else args.ids)
+    except (OSError, psycopg.OperationalError) as exc:  # the queue's server went away
+        raise errors.ConfigError(f"{transports.describe(settings)}: {exc}") from exc
+    print(f"replayed {count} parked message{'s' if count != 1 else ''}")
+    return 0
 
 
 async def _check_broker(settings: Settings) -> int:
@@ -183,6 +235,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "scheduler": _cmd_scheduler,
     "api": _cmd_api,
     "token": _cmd_token,
+    "bot": _cmd_bot,
+    "dlq": _cmd_dlq,
 }
 
 
@@ -204,6 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of reminders,status,outbox (default: all)",
     )
     sub.add_parser("api", help="serve the HTTP API on API_HOST:API_PORT")
+    sub.add_parser(
+        "bot", help="run the Discord bot (dry run, logging what it would send, without a token)"
+    )
+    dlq = sub.add_parser("dlq", help="list or re-send parked (dead-lettered) event messages")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_sub.add_parser("list", help="show parked messages and why they were parked")
+    dlq_list.add_argument("--limit", type=int, default=100, metavar="N", help="at most N")
+    replay = dlq_sub.add_parser("replay", help="send parked messages back to the bot's queue")
+    replay.add_argument("ids", nargs="*", metavar="ID", help="ids as `dlq list` shows them")
+    replay.add_argument("--all", action="store_true", help="replay every parked message")
     token = sub.add_parser("token", help="create or revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="print a new token (only its hash is stored)")

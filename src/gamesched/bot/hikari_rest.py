@@ -19,6 +19,7 @@ import aiolimiter
 import hikari
 from prometheus_client import Counter
 
+from gamesched import errors
 from gamesched.bot import discord, plan
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,25 @@ class HikariDiscord:
             await self._rest.close()
             self._rest = None
         await self._app.close()
+
+    async def check_token(self) -> None:
+        """ConfigError if Discord refuses the token (401); an unreachable Discord is only
+        logged: it is a fault the bot rides out, not a configuration error."""
+        try:
+            await self._call(self.rest.fetch_my_user)
+        except discord.Transient as exc:
+            log.warning(
+                "Discord at %s did not answer at start-up (%s): going on",
+                self.api_base,
+                exc,
+                extra={"action": "discord_unreachable"},
+            )
+        except discord.DiscordError as exc:
+            if exc.status in (401, 403):
+                raise errors.ConfigError(
+                    f"Discord at {self.api_base} refused DISCORD_TOKEN ({exc}): check the bot token"
+                ) from exc
+            raise errors.ConfigError(f"Discord at {self.api_base}: {exc}") from exc
 
     @property
     def rest(self) -> hikari.impl.RESTClientImpl:

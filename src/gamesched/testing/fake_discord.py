@@ -37,6 +37,25 @@ def _user(user_id: str) -> dict[str, Any]:
     }
 
 
+def _text_channel(channel_id: str, guild_id: str) -> dict[str, Any]:
+    """A guild text channel with every field hikari reads."""
+    return {
+        "id": channel_id,
+        "type": 0,
+        "guild_id": guild_id,
+        "name": "games",
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "last_pin_timestamp": None,
+        "flags": 0,
+    }
+
+
 def _numbered(components: list[Any]) -> list[Any]:
     """Discord numbers every component in what it returns (clients may require the ids)."""
     counter = itertools.count(1)
@@ -176,14 +195,15 @@ class FakeDiscord:
             return self._error(status, 0, f"scripted {status}")
         parts = path.strip("/").split("/")
         if parts == ["users", "@me"] and method == "GET":
-            return 200, _user(BOT_ID), {}
+            me = {"mfa_enabled": False, "locale": "en-US", "verified": True, "premium_type": 0}
+            return 200, {**_user(BOT_ID), **me}, {}
         if parts == ["users", "@me", "channels"] and method == "POST":
             return self._dm_channel(str((body or {}).get("recipient_id", "")))
         if parts[:1] == ["channels"] and len(parts) == 2 and method == "GET":
             guild = self.guild_of_channel.get(parts[1])
             if guild is None:
                 return self._error(404, 10003, "Unknown Channel")
-            return 200, {"id": parts[1], "type": 0, "guild_id": guild, "name": "games"}, {}
+            return 200, _text_channel(parts[1], guild), {}
         if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
             return self._messages(method, parts[1], parts[3] if len(parts) > 3 else None, body)
         return self._error(404, 0, f"fake Discord has no {method} {path}")
