@@ -33,8 +33,7 @@ from tests.scheduler._helpers import free_port, wait_until
 GUILD, CHANNEL, HOST, PLAYER = "100000000000000001", "200000000000000001", "301", "302"
 KEY = SigningKey.generate()
 
-# TODO(lead): add the "postgres" param once `gamesched scheduler` publishes through the seam.
-TRANSPORTS = ["rabbitmq"]
+TRANSPORTS = ["rabbitmq", "postgres"]
 
 
 @pytest.fixture(params=TRANSPORTS)
