@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-GLOBAL_RATE = 45.0  # requests per second: Discord allows 50 per bot
+GLOBAL_RATE = 48.0  # requests per second, evenly spaced: Discord allows 50 per bot
 MAX_RATE_LIMIT_WAIT = 30.0  # a longer 429 wait is a transient failure: the transport retries
 MAX_RETRIES = 1  # hikari retries 5xx and dropped connections once; then the transport retries
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL, CANNOT_DM = 10008, 10003, 50007
