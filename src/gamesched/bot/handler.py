@@ -32,6 +32,7 @@ import psycopg
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from gamesched import errors
 from gamesched.bot import discord, plan, store
 from gamesched.events import schemas
 from gamesched.events.transport import Delivery
@@ -99,10 +100,10 @@ class Handler:
                 "%s %s failed, will retry: %s",
                 delivery.routing_key,
                 delivery.message_id,
-                _first_line(exc),
+                errors.first_line(exc),
                 extra={"action": "retry", "message_id": delivery.message_id},
             )
-            await delivery.retry(_first_line(exc))
+            await delivery.retry(errors.first_line(exc))
             return "retried"
         except Exception as exc:  # a bug or a refusal retrying cannot fix: keep it for a person
             log.exception(
@@ -111,7 +112,7 @@ class Handler:
                 delivery.message_id,
                 extra={"action": "park", "message_id": delivery.message_id},
             )
-            await delivery.park(f"{type(exc).__name__}: {_first_line(exc)}")
+            await delivery.park(f"{type(exc).__name__}: {errors.first_line(exc)}")
             return "parked"
         await delivery.ack()
         return outcome
@@ -192,7 +193,7 @@ class Handler:
                 await self.discord.dm(dm.user_id, dm.content, dm.nonce)
                 status, error = "sent", None
             except discord.DmClosed as exc:
-                status, error = "undeliverable", _first_line(exc)
+                status, error = "undeliverable", errors.first_line(exc)
             await self._db(self._record, dm.reminder, dm.user_id, status, error)
         await self._db(self._finish_reminder, handled_id)
         return decided.skipped or "done"
@@ -217,7 +218,3 @@ class Handler:
         with self.sessions.begin() as session:
             store.claim_message(session, message_id=message_id, routing_key=schemas.REMINDER_DUE)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else type(exc).__name__

@@ -132,11 +132,6 @@ def _row_failure(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.DatabaseError) and not isinstance(exc, psycopg.OperationalError)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
 class KindLoop:
     """The scheduler for one kind. ``run()`` until ``stop()``; safe to stop at any time."""
 
@@ -335,7 +330,7 @@ class KindLoop:
                 self.kind.name,
                 len(ids),
                 type(exc).__name__,
-                _first_line(exc),
+                errors.first_line(exc),
                 extra={"action": "batch_isolate", "kind": self.kind.name, "count": len(ids)},
             )
             for row_id in ids:

@@ -19,6 +19,7 @@ import psycopg
 
 from gamesched import errors
 from gamesched.db import claims
+from gamesched.db import engine as db_engine
 from gamesched.events import transports
 from gamesched.health import HealthServer
 from gamesched.scheduler import kinds as kinds_mod
@@ -101,10 +102,7 @@ class SchedulerService:
                 s.libpq_url, autocommit=True, connect_timeout=5
             )
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise errors.ConfigError(
-                f"cannot connect to PostgreSQL at {mask_url(s.libpq_url)}: {first}"
-            ) from exc
+            raise errors.ConfigError(db_engine.connect_error_message(s.libpq_url, exc)) from exc
         async with conn:
             if not await claims.schema_ready(conn):
                 raise errors.ConfigError(
