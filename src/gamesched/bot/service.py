@@ -24,7 +24,7 @@ from gamesched.events.transport import Delivery, Source
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 8.0  # SIGTERM to exit stays within 10 s
+SHUTDOWN_GRACE = 6.0  # SIGTERM to exit in 10 s, with room for closing and teardown under load
 
 
 class BotMetrics:
