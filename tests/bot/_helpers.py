@@ -55,18 +55,24 @@ def engine(fresh_settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
+def seed_channel(s: orm.Session) -> tuple[uuid.UUID, uuid.UUID]:
+    """Guild '10' and its channel '20'; their ids."""
+    guild: uuid.UUID = s.execute(
+        text("INSERT INTO guilds (discord_guild_id, name) VALUES ('10', 'g') RETURNING id")
+    ).scalar_one()
+    channel: uuid.UUID = s.execute(
+        text(
+            "INSERT INTO channels (guild_id, discord_channel_id, name) "
+            "VALUES (:g, '20', 'c') RETURNING id"
+        ),
+        {"g": guild},
+    ).scalar_one()
+    return guild, channel
+
+
 def seed(engine: Engine) -> uuid.UUID:
     with orm.Session(engine) as s, s.begin():
-        guild = s.execute(
-            text("INSERT INTO guilds (discord_guild_id, name) VALUES ('10', 'g') RETURNING id")
-        ).scalar_one()
-        channel = s.execute(
-            text(
-                "INSERT INTO channels (guild_id, discord_channel_id, name) "
-                "VALUES (:g, '20', 'c') RETURNING id"
-            ),
-            {"g": guild},
-        ).scalar_one()
+        guild, channel = seed_channel(s)
         game: uuid.UUID = s.execute(
             text(
                 "INSERT INTO game_sessions (guild_id, channel_id, title, scheduled_at, "

@@ -21,7 +21,7 @@ from gamesched.events.schemas import Outgoing
 from gamesched.events.transport import RETRY_DELAYS
 from gamesched.settings import Settings
 from gamesched.testing.fake_discord import FakeDiscord
-from tests.bot._helpers import change, message_id_of, reminder_message, seed
+from tests.bot._helpers import change, message_id_of, reminder_message, seed, seed_channel
 from tests.conftest import RABBITMQ_URL
 from tests.scheduler._helpers import aconnect, wait_until
 
@@ -288,16 +288,7 @@ def seed_burst(engine: Engine, n: int) -> list[Outgoing]:
     reminder: the client's pacing, 45 requests/s, makes each DM to a new user two requests)."""
     when = datetime.now(UTC)
     with orm.Session(engine) as s, s.begin():
-        guild = s.execute(
-            text("INSERT INTO guilds (discord_guild_id, name) VALUES ('10', 'g') RETURNING id")
-        ).scalar_one()
-        channel = s.execute(
-            text(
-                "INSERT INTO channels (guild_id, discord_channel_id, name) "
-                "VALUES (:g, '20', 'c') RETURNING id"
-            ),
-            {"g": guild},
-        ).scalar_one()
+        guild, channel = seed_channel(s)
         rows = s.execute(
             text(
                 "WITH games AS ("
