@@ -7,17 +7,12 @@ test's own with real commits and a real connection pool, for concurrency and cra
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import orm
 from sqlalchemy.orm import Session
@@ -108,23 +103,3 @@ def live(fresh_settings: Settings) -> Iterator[Api]:
     app = api_app.create_app(fresh_settings)
     with TestClient(app, headers=auth(admin)) as http:
         yield Api(http, admin)
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` served by a real uvicorn on an ephemeral port (real sockets and keep-alive)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not srv.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            assert thread.is_alive(), "uvicorn died"
-            time.sleep(0.01)
-        port = srv.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)

@@ -18,7 +18,8 @@ from gamesched.api import interactions
 from gamesched.db import engine as db_engine
 from gamesched.db import tokens
 from gamesched.settings import Settings
-from tests.api.conftest import GUILD, Api, auth, serve
+from tests._serve import serve
+from tests.api.conftest import GUILD, Api, auth
 from tests.conftest import make_settings
 
 KEY = SigningKey.generate()

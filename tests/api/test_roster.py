@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from gamesched.api import app as api_app
 from gamesched.settings import Settings
-from tests.api.conftest import Api, auth, serve
+from tests._serve import serve
+from tests.api.conftest import Api, auth
 
 
 def join(api: Api, game_id: str, user: str) -> Any:

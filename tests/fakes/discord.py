@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests._serve import serve
 
 PREFIX = "/api/v10"
 
@@ -93,20 +93,9 @@ class FakeDiscord:
     @contextlib.contextmanager
     def running(self) -> Iterator[FakeDiscord]:
         """Serve in a thread of its own (so sync and async tests can both use it)."""
-        config = uvicorn.Config(self.app(), host="127.0.0.1", port=0, log_config=None)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="fake-discord", daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                assert time.monotonic() < deadline, "fake Discord did not start"
-                assert thread.is_alive(), "fake Discord died"
-                time.sleep(0.01)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            self.api_base = f"http://127.0.0.1:{port}{PREFIX}"
-            yield self
-        finally:
-            self._stopping.set()
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serve(self.app()) as url:
+            self.api_base = url + PREFIX
+            try:
+                yield self
+            finally:
+                self._stopping.set()  # release a hung request first, so the server can stop
