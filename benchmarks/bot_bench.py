@@ -125,7 +125,7 @@ async def wait_dms(fake: FakeDiscord, count: int, timeout: float) -> None:
 async def start_bot(settings: Settings, fake: FakeDiscord) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
+        "DATABASE_URL": settings.url,
         "RABBITMQ_URL": settings.rabbitmq_url or "",
         "GAMESCHED_TRANSPORT": settings.transport,
         "GAMESCHED_EXCHANGE": settings.gamesched_exchange,

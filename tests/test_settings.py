@@ -17,10 +17,12 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
         "LOG_LEVEL",
         "LOG_FORMAT",
         "API_PORT",
+        "GAMESCHED_DATA_DIR",
     ):
         monkeypatch.delenv(var, raising=False)
     s = Settings()
-    assert s.database_url == "postgresql://localhost/gamesched"
+    assert s.database_url is None and s.embedded  # the embedded PostgreSQL
+    assert s.gamesched_data_dir is None  # embedded.default_data_dir()
     assert s.rabbitmq_url is None
     assert s.transport == "postgres"  # no broker configured: the PostgreSQL transport
     assert s.gamesched_exchange == "gamesched"
@@ -34,7 +36,20 @@ def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch):
     assert s.metrics_port_for("bot") == 9102
     assert s.metrics_host == "127.0.0.1"
     assert (s.log_level, s.log_format) == ("INFO", "text")
-    assert s.sqlalchemy_url == "postgresql+psycopg://localhost/gamesched"
+    with pytest.raises(errors.ConfigError, match="DATABASE_URL is unset"):
+        _ = s.sqlalchemy_url  # only once a command has started the embedded server
+    resolved = s.with_database("postgresql://postgres@127.0.0.1:5999/gamesched")
+    assert resolved.sqlalchemy_url == "postgresql+psycopg://postgres@127.0.0.1:5999/gamesched"
+    assert not resolved.embedded and resolved.database_name == "gamesched"
+
+
+def test_empty_database_url_and_data_dir_are_unset(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("GAMESCHED_DATA_DIR", "")
+    s = load_settings()
+    assert (s.database_url, s.gamesched_data_dir) == (None, None)
+    monkeypatch.setenv("GAMESCHED_DATA_DIR", str(tmp_path))
+    assert load_settings().gamesched_data_dir == tmp_path
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch):

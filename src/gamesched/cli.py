@@ -1,18 +1,28 @@
 """The ``gamesched`` command line: one entry point for every process.
 
 Each command builds one Settings object and passes it down. Configuration errors (a bad variable,
-an unreachable database or broker) end the command with exit status 2 and one line on stderr.
+an unreachable database or broker, a busy port) end the command with exit status 2 and one line
+on stderr.
+
+With ``DATABASE_URL`` unset, every command that needs the database first starts the embedded
+PostgreSQL (``gamesched.embedded``) on ``GAMESCHED_DATA_DIR``, or joins the one already running
+there, and stops it at exit only if it started it.
+
+Each subcommand is one ``_add_<name>(sub)`` function: its parser, its help (arguments and the
+variables it reads) and its handler (``set_defaults(handler=..., database=...)``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.metadata
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from gamesched import errors, logsetup
@@ -83,8 +93,15 @@ def _cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Check the broker, migrate, then the API, the scheduler and the bot in one process and one
     event loop. A bad broker URL fails first, before anything is created or served."""
+    from gamesched.health import bind
+
     _asyncio_run(_check_broker(settings))
-    _cmd_migrate(settings, args)
+    api_socket = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")
+    try:
+        _cmd_migrate(settings, args)
+    except BaseException:
+        api_socket.close()
+        raise
     from gamesched.bot import app
     from gamesched.scheduler import service
 
@@ -92,7 +109,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # the scheduler takes METRICS_PORT when it is set; the bot the next one (0: both any free)
     port = settings.metrics_port
     bot = app.Bot(settings, metrics_port=port + 1 if port else port)
-    server = _api_server(settings)
+    server = _api_server(settings, quiet=True, on_started=lambda: _where_next(settings))
 
     def stop() -> None:
         svc.stop()
@@ -106,7 +123,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             settings.api_port,
             extra={"action": "run"},
         )
-        api = asyncio.create_task(server.serve(), name="api")
+        api = asyncio.create_task(server.serve(sockets=[api_socket]), name="api")
         bot_task = asyncio.create_task(bot.run(), name="bot")
         sched_task = asyncio.create_task(svc.run(), name="scheduler")
         try:
@@ -120,6 +137,20 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return max(sched_task.result(), bot_task.result())
 
     return _asyncio_run(_serve(main(), stop))
+
+
+def _where_next(settings: Settings) -> None:
+    """What a newcomer does next, once the API answers."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+    api = f"http://{host}:{settings.api_port}"
+    log.info(
+        "ready: API at %s (interactive docs at %s/docs); in another terminal, "
+        "`gamesched demo` schedules a game you can watch here, "
+        "`gamesched token create --name NAME` prints an API token; Ctrl-C stops everything",
+        api,
+        api,
+        extra={"action": "ready"},
+    )
 
 
 def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
@@ -174,30 +205,38 @@ async def _check_broker(settings: Settings) -> int:
     return 0
 
 
-def _api_server(settings: Settings) -> Any:
-    """A uvicorn server that leaves signal handling to us (``gamesched run`` owns the signals)."""
+def _api_server(
+    settings: Settings, *, quiet: bool, on_started: Callable[[], None] | None = None
+) -> Any:
+    """A uvicorn server for the API; ``quiet`` leaves signal handling to us (``gamesched run``
+    owns the signals); ``on_started`` is called once it listens."""
     import uvicorn
 
     from gamesched.api import app
     from gamesched.health import QuietServer
 
+    class Server(QuietServer if quiet else uvicorn.Server):  # type: ignore[misc]
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_started is not None:
+                on_started()
+
     config = uvicorn.Config(
         app.create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
     )
-    return QuietServer(config)
+    return Server(config)
 
 
 def _cmd_api(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gamesched.api import app
     from gamesched.db import migrate
+    from gamesched.health import bind
 
     migrate.check_schema(settings)  # unreachable, missing or unmigrated database: one line
-
-    uvicorn.run(
-        app.create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
-    )
+    sock = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")  # busy: one line
+    try:
+        _api_server(settings, quiet=False).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
@@ -222,70 +261,323 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"token {args.name!r} revoked")
     except sa_exc.OperationalError as exc:
         raise errors.DatabaseUnavailable(
-            db_engine.connect_error_message(settings.database_url, exc.orig or exc)
+            db_engine.connect_error_message(settings.url, exc.orig or exc)
         ) from exc
     finally:
         engine.dispose()
     return 0
 
 
-COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
-    "migrate": _cmd_migrate,
-    "run": _cmd_run,
-    "scheduler": _cmd_scheduler,
-    "api": _cmd_api,
-    "token": _cmd_token,
-    "bot": _cmd_bot,
-    "dlq": _cmd_dlq,
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gamesched import demo
+
+    return demo.run(settings, start_in=args.start_in, follow_game=args.follow)
+
+
+# -- the database a command runs on ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, database: str) -> Iterator[Settings]:
+    """The settings a command runs with, after logging in one line which database and which
+    event transport it uses. DATABASE_URL unset: the embedded PostgreSQL, started here (and
+    stopped when the command ends) unless another command already runs it on the same data
+    folder, which then keeps running. ``database`` "attach": only join a running one (the demo
+    means nothing without a running `gamesched run`, and must not own its server)."""
+    from gamesched.events import transports
+
+    if not settings.embedded:
+        log.info(
+            "database %s; events via %s",
+            settings.masked(settings.url),
+            transports.describe(settings),
+            extra={"action": "database"},
+        )
+        yield settings
+        return
+    from gamesched import embedded
+
+    server = embedded.EmbeddedPostgres(settings.gamesched_data_dir)
+    if database == "attach" and embedded.running_port(server.pgdata) is None:
+        raise errors.ConfigError(
+            f"no embedded PostgreSQL is running in {server.data_dir}: start `gamesched run` "
+            "first (in another terminal), or set DATABASE_URL"
+        )
+    server.start()
+    try:
+        resolved = settings.with_database(server.url())
+        log.info(
+            "database: embedded PostgreSQL in %s (127.0.0.1:%d, %s); events via %s",
+            server.data_dir,
+            server.port,
+            "started by this command" if server.owner else "run by another gamesched command",
+            transports.describe(resolved),
+            extra={"action": "database"},
+        )
+        yield resolved
+    finally:
+        server.stop()
+
+
+# -- the parser: one function per subcommand ---------------------------------------------------
+
+_ENV = {
+    "database": (
+        "DATABASE_URL        PostgreSQL, postgresql://user:password@host:port/dbname; unset: "
+        "the embedded\n                    PostgreSQL, started (or joined) by the command\n"
+        "GAMESCHED_DATA_DIR  the embedded PostgreSQL's data folder (default: "
+        "/var/lib/gamesched as root,\n                    else ~/.local/share/gamesched)"
+    ),
+    "transport": (
+        "RABBITMQ_URL        RabbitMQ, amqp://user:password@host:5672/vhost; unset: events "
+        "travel through\n                    PostgreSQL\n"
+        "GAMESCHED_TRANSPORT rabbitmq or postgres (default: rabbitmq if RABBITMQ_URL is set)\n"
+        "GAMESCHED_EXCHANGE  exchange and queue name prefix (default gamesched)"
+    ),
+    "discord": (
+        "DISCORD_TOKEN       the bot's token; unset: dry run, one `dry-run:` log line per "
+        "message\n"
+        "DISCORD_API_BASE    Discord's REST base URL (default https://discord.com/api/v10)"
+    ),
+    "interactions": (
+        "DISCORD_PUBLIC_KEY  the application's Ed25519 public key (64 hex characters), to "
+        "verify\n                    /discord/interactions"
+    ),
+    "api": "API_HOST, API_PORT  where the HTTP API listens (default 127.0.0.1:8000)",
+    "scheduler": (
+        "SCHEDULER_MAX_WAIT_SECONDS, SCHEDULER_BATCH_SIZE, SCHEDULER_CONCURRENCY  the "
+        "scheduler's\n                    longest sleep, rows per claim, batches in flight"
+    ),
+    "metrics": (
+        "METRICS_HOST, METRICS_PORT  where the daemons serve /metrics, /healthz, /readyz\n"
+        "                    (default 127.0.0.1, 9101 scheduler, 9102 bot; 0: any free port)"
+    ),
+    "logs": "LOG_LEVEL, LOG_FORMAT  INFO..., text or json (one object per line)",
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gamesched",
-        description="Self-hosted Discord game-night scheduler. Configured by environment "
-        "variables (DATABASE_URL, RABBITMQ_URL, ...; see the README).",
+def _epilog(*groups: str) -> str:
+    lines = [_ENV[g] for g in (*groups, "logs")]
+    return "environment variables it reads:\n" + "\n".join(lines)
+
+
+def _add(
+    sub: Any,
+    name: str,
+    handler: Callable[[Settings, argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    env: Sequence[str],
+    database: str = "start",
+) -> argparse.ArgumentParser:
+    """A subcommand: its one-line ``help`` in the list, ``description`` and the variables it
+    reads in its own --help; ``database``: "start" (it needs the database; the embedded one
+    is started when DATABASE_URL is unset), "attach" (only an embedded one already running),
+    "" (no database)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=_epilog(*env) if env else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("migrate", help="create the database if missing and migrate it to head")
-    sub.add_parser("run", help="migrate, then run api + scheduler + bot in the foreground")
-    sched = sub.add_parser(
-        "scheduler", help="run the scheduler daemon (reminders, status transitions, outbox)"
+    parser.set_defaults(handler=handler, database=database)
+    return parser
+
+
+def _add_migrate(sub: Any) -> None:
+    _add(
+        sub,
+        "migrate",
+        _cmd_migrate,
+        help="create the database if missing and migrate it to the newest schema",
+        description="Create the database if it is missing, then run the Alembic migrations to "
+        "head. Safe to repeat; run it once per release before the other processes.",
+        env=("database",),
     )
-    sched.add_argument(
+
+
+def _add_run(sub: Any) -> None:
+    _add(
+        sub,
+        "run",
+        _cmd_run,
+        help="migrate, then run api + scheduler + bot in the foreground (the quick start)",
+        description="Check the broker (if any), migrate, then serve the HTTP API and run the "
+        "scheduler and the Discord bot in one process until Ctrl-C or SIGTERM, which stops all "
+        "three cleanly (exit 0). The scheduler's metrics are on METRICS_PORT (default 9101), "
+        "the bot's on the next port (9102).",
+        env=("database", "transport", "discord", "interactions", "api", "scheduler", "metrics"),
+    )
+
+
+def _add_scheduler(sub: Any) -> None:
+    parser = _add(
+        sub,
+        "scheduler",
+        _cmd_scheduler,
+        help="run the scheduler daemon (reminders, status transitions, outbox)",
+        description="The scheduler daemon: publishes reminders, status changes and outbox "
+        "events when they are due. Run as many replicas as you like.",
+        env=("database", "transport", "scheduler", "metrics"),
+    )
+    parser.add_argument(
         "--kinds",
         metavar="KINDS",
         help="comma-separated subset of reminders,status,outbox (default: all)",
     )
-    sub.add_parser("api", help="serve the HTTP API on API_HOST:API_PORT")
-    sub.add_parser(
-        "bot", help="run the Discord bot (dry run, logging what it would send, without a token)"
+
+
+def _add_api(sub: Any) -> None:
+    _add(
+        sub,
+        "api",
+        _cmd_api,
+        help="serve the HTTP API on API_HOST:API_PORT",
+        description="Serve the HTTP API (JSON under /api/v1, OpenAPI docs at /docs, "
+        "/healthz, /readyz, /metrics, /discord/interactions). The database must be migrated.",
+        env=("database", "discord", "interactions", "api"),
     )
-    dlq = sub.add_parser("dlq", help="list or re-send parked (dead-lettered) event messages")
+
+
+def _add_bot(sub: Any) -> None:
+    _add(
+        sub,
+        "bot",
+        _cmd_bot,
+        help="run the Discord bot (dry run, logging what it would send, without a token)",
+        description="The Discord bot: consumes the events, keeps each game's announcement "
+        "current and sends the reminder DMs. Without DISCORD_TOKEN it runs dry: each message "
+        "it would send is one `dry-run:` log line. SIGTERM finishes the deliveries in hand.",
+        env=("database", "transport", "discord", "metrics"),
+    )
+
+
+def _add_dlq(sub: Any) -> None:
+    dlq = _add(
+        sub,
+        "dlq",
+        _cmd_dlq,
+        help="list or re-send parked (dead-lettered) event messages",
+        description="The event messages the bot parked (dead-lettered), on either transport.",
+        env=("database", "transport"),
+    )
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     dlq_list = dlq_sub.add_parser("list", help="show parked messages and why they were parked")
     dlq_list.add_argument("--limit", type=int, default=100, metavar="N", help="at most N")
     replay = dlq_sub.add_parser("replay", help="send parked messages back to the bot's queue")
     replay.add_argument("ids", nargs="*", metavar="ID", help="ids as `dlq list` shows them")
     replay.add_argument("--all", action="store_true", help="replay every parked message")
-    token = sub.add_parser("token", help="create or revoke API tokens")
+
+
+def _add_token(sub: Any) -> None:
+    token = _add(
+        sub,
+        "token",
+        _cmd_token,
+        help="create or revoke API tokens",
+        description="API tokens for `Authorization: Bearer <token>`. Only their SHA-256 is "
+        "stored: a new token is shown once, alone on the last line of the output.",
+        env=("database",),
+    )
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    create = token_sub.add_parser("create", help="print a new token (only its hash is stored)")
+    create = token_sub.add_parser(
+        "create",
+        help="print a new token (only its hash is stored)",
+        description="Print a new token alone on the last line: admin (may register guilds), "
+        "or with --guild scoped to one registered guild.",
+    )
     create.add_argument("--name", required=True, help="a unique name for the token")
     create.add_argument(
         "--guild", metavar="DISCORD_GUILD_ID", help="scope it to this registered guild"
     )
     revoke = token_sub.add_parser("revoke", help="revoke a token by name")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the name given at `token create`")
+
+
+def _add_demo(sub: Any) -> None:
+    from gamesched import demo
+
+    parser = _add(
+        sub,
+        "demo",
+        _cmd_demo,
+        help="schedule a demo game to watch with `gamesched run` (no Discord needed)",
+        description="Register a demo guild and channel (once), create a game starting in "
+        "3 minutes with reminders 2 and 1 minutes before and a 1-minute duration, two players "
+        "and a third on the waitlist, and print a token scoped to the demo guild with curl "
+        "commands to look at the game. Then follow the game: the next step and the time "
+        "left, until it is COMPLETED (Ctrl-C stops following, not the game). `gamesched run` "
+        "in another terminal carries the game out; its dry-run bot logs each message.",
+        env=("database", "api"),
+        database="attach",
+    )
+    parser.add_argument(
+        "--start-in",
+        type=demo.start_in_seconds,
+        default=demo.DEFAULT_START_IN,
+        metavar="SECONDS",
+        help=f"start the game this many seconds from now (default {demo.DEFAULT_START_IN}; "
+        "reminders that would be past are skipped)",
+    )
+    parser.add_argument(
+        "--no-follow",
+        dest="follow",
+        action="store_false",
+        help="print the game, the token and the curl commands, then exit",
+    )
+
+
+#: Every subcommand, in the order --help lists them.
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _add_run,
+    _add_demo,
+    _add_migrate,
+    _add_api,
+    _add_scheduler,
+    _add_bot,
+    _add_token,
+    _add_dlq,
+]
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("gamesched")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gamesched",
+        description="Self-hosted Discord game-night scheduler: an HTTP API, a scheduler daemon "
+        "and a Discord bot. Configured by environment variables (each command's --help lists "
+        "those it reads; the README's Configuration section has them all). Start with "
+        "`gamesched run`, then `gamesched demo` in another terminal.",
+        epilog=_epilog(
+            "database", "transport", "discord", "interactions", "api", "scheduler", "metrics"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gamesched {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings()
         logsetup.configure(settings.log_level, settings.log_format)
-        return COMMANDS[args.command](settings, args)
+        if not args.database:
+            return handler(settings, args)
+        with _database(settings, args.database) as resolved:
+            return handler(resolved, args)
     except errors.GameschedError as exc:
         print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG

@@ -118,7 +118,7 @@ class EmbeddedPostgres:
         port = running_port(self.pgdata)
         if port is not None:
             self.port = port
-            log.info(
+            log.debug(
                 "using the embedded PostgreSQL already running on 127.0.0.1:%d (%s)",
                 port,
                 self.pgdata,
@@ -147,11 +147,14 @@ class EmbeddedPostgres:
                 stdout=server_log,
                 stderr=server_log,
                 preexec_fn=_die_with_parent,
+                # its own session: a Ctrl-C in the terminal reaches the command, which stops
+                # the server after its own parts, instead of the server going first
+                start_new_session=True,
                 **self._as,
             )
         self.owner = True
         self._wait_ready(timeout)
-        log.info(
+        log.debug(
             "embedded PostgreSQL started on 127.0.0.1:%d, data in %s",
             self.port,
             self.pgdata,
@@ -183,6 +186,12 @@ class EmbeddedPostgres:
         user = self._server_user()
         self._as = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+        if not self._reachable(self.data_dir, "-w"):
+            raise errors.ConfigError(
+                f"the embedded PostgreSQL runs as the system user {OS_USER}, which cannot reach "
+                f"{self.data_dir} (a folder above it is private to root): set "
+                "GAMESCHED_DATA_DIR to a folder outside it, e.g. /var/lib/gamesched"
+            )
         if self._reachable(wheel / "postgres"):
             return wheel
         copy = self.data_dir / "pginstall"
@@ -193,8 +202,8 @@ class EmbeddedPostgres:
             shutil.copytree(wheel.parent, copy, dirs_exist_ok=True)
         return copy / "bin"
 
-    def _reachable(self, binary: Path) -> bool:
-        probe = subprocess.run(["test", "-x", str(binary)], check=False, **self._as)
+    def _reachable(self, path: Path, test: str = "-x") -> bool:
+        probe = subprocess.run(["test", test, str(path)], check=False, **self._as)
         return probe.returncode == 0
 
     @staticmethod

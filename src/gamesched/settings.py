@@ -7,6 +7,7 @@ and every process (CLI, Alembic's ``env.py``) builds exactly one.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,7 +43,11 @@ class Settings(BaseSettings):
         env_prefix="", case_sensitive=False, extra="ignore", frozen=True
     )
 
-    database_url: str = "postgresql://localhost/gamesched"
+    #: None (DATABASE_URL unset): the commands start or join the embedded PostgreSQL
+    #: (``gamesched.embedded``) and run with ``with_database(its url)``.
+    database_url: str | None = None
+    #: where the embedded PostgreSQL keeps its data; None: ``embedded.default_data_dir()``
+    gamesched_data_dir: Path | None = None
     rabbitmq_url: str | None = None
     gamesched_transport: Literal["rabbitmq", "postgres"] | None = None
     gamesched_exchange: str = "gamesched"
@@ -71,13 +76,20 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
         scheme = value.split("://", 1)[0] if "://" in value else ""
         if scheme not in _PG_SCHEMES:
             raise ValueError("must be a postgresql:// URL")
         if not urlsplit(value).path.strip("/"):
             raise ValueError("must name a database (postgresql://host/dbname)")
         return value
+
+    @field_validator("gamesched_data_dir", mode="before")
+    @classmethod
+    def _empty_dir_is_unset(cls, value: object) -> object:
+        return value or None
 
     @field_validator("rabbitmq_url")
     @classmethod
@@ -135,14 +147,33 @@ class Settings(BaseSettings):
     # -- derived values -------------------------------------------------------------------
 
     @property
+    def embedded(self) -> bool:
+        """True when DATABASE_URL is unset: the embedded PostgreSQL is the database."""
+        return self.database_url is None
+
+    def with_database(self, url: str) -> Settings:
+        """These settings with ``url`` as the database (the embedded server's, once started)."""
+        return self.model_copy(update={"database_url": url})
+
+    @property
+    def url(self) -> str:
+        """DATABASE_URL, or the embedded server's URL once the command has started it."""
+        if self.database_url is None:
+            raise errors.ConfigError(
+                "DATABASE_URL is unset: set it, or use a gamesched command, which starts the "
+                "embedded PostgreSQL"
+            )
+        return self.database_url
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL with SQLAlchemy's psycopg 3 driver selected."""
-        return "postgresql+psycopg://" + self.database_url.split("://", 1)[1]
+        return "postgresql+psycopg://" + self.url.split("://", 1)[1]
 
     @property
     def libpq_url(self) -> str:
         """The database URL as libpq (and so raw psycopg) understands it."""
-        return "postgresql://" + self.database_url.split("://", 1)[1]
+        return "postgresql://" + self.url.split("://", 1)[1]
 
     @property
     def transport(self) -> Literal["rabbitmq", "postgres"]:
@@ -160,7 +191,7 @@ class Settings(BaseSettings):
 
     @property
     def database_name(self) -> str:
-        return urlsplit(self.database_url).path.strip("/")
+        return urlsplit(self.url).path.strip("/")
 
     def metrics_port_for(self, role: str) -> int:
         """``METRICS_PORT`` if set (0: any free port), else the role's default (9101 scheduler,

@@ -131,7 +131,7 @@ class Bot:
             port = await self.health.start()  # a busy port: ConfigError, one line
             log.info(
                 "bot started: database %s, transport %s, %s; metrics on %s:%d",
-                self.settings.masked(self.settings.database_url),
+                self.settings.masked(self.settings.url),
                 transports.describe(self.settings),
                 self.describe_discord(),
                 self.health.host,

@@ -75,7 +75,7 @@ def check_schema(settings: Settings) -> None:
             problem = schema_behind(conn)
     except sa_exc.OperationalError as exc:
         raise errors.ConfigError(
-            engine.connect_error_message(settings.database_url, exc.orig or exc)
+            engine.connect_error_message(settings.url, exc.orig or exc)
         ) from exc
     finally:
         eng.dispose()
