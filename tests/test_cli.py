@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -419,3 +420,88 @@ def test_bot_with_a_token_discord_refuses_is_one_line(fresh_settings: Settings) 
     stderr = asyncio.run(refused())
     assert stderr.strip().splitlines()[-1].startswith("gamesched bot: Discord at "), stderr
     assert "refused DISCORD_TOKEN" in stderr
+
+
+# -- --version, --help, and the bad configurations a newcomer meets (issue 10) ------------------
+
+
+def test_version_is_the_installed_distributions() -> None:
+    import importlib.metadata
+
+    result = run_cli("--version", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"gamesched {importlib.metadata.version('gamesched')}"
+
+
+def help_of(*args: str) -> str:
+    import pytest
+
+    from gamesched import cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exited:
+        cli.main([*args, "--help"])
+    assert exited.value.code == 0
+    return out.getvalue()
+
+
+def test_help_names_every_command_and_the_variables_each_reads() -> None:
+    top = help_of()
+    for command in ("run", "demo", "migrate", "api", "scheduler", "bot", "token", "dlq"):
+        assert f"\n    {command}" in top, command
+    assert "--version" in top and "DATABASE_URL" in top and "GAMESCHED_DATA_DIR" in top
+    expected = {
+        ("run",): ["DATABASE_URL", "GAMESCHED_DATA_DIR", "RABBITMQ_URL", "DISCORD_TOKEN",
+                   "DISCORD_PUBLIC_KEY", "API_PORT", "METRICS_PORT", "SCHEDULER_BATCH_SIZE"],
+        ("demo",): ["--start-in SECONDS", "--no-follow", "DATABASE_URL", "API_PORT"],
+        ("migrate",): ["DATABASE_URL", "GAMESCHED_DATA_DIR"],
+        ("api",): ["DATABASE_URL", "API_HOST", "DISCORD_PUBLIC_KEY"],
+        ("scheduler",): ["--kinds KINDS", "RABBITMQ_URL", "SCHEDULER_CONCURRENCY", "METRICS_PORT"],
+        ("bot",): ["DISCORD_TOKEN", "DISCORD_API_BASE", "RABBITMQ_URL", "METRICS_PORT"],
+        ("token",): ["DATABASE_URL", "create", "revoke"],
+        ("token", "create"): ["--name NAME", "--guild DISCORD_GUILD_ID"],
+        ("dlq",): ["RABBITMQ_URL", "list", "replay"],
+        ("dlq", "replay"): ["--all", "ID"],
+    }  # fmt: skip
+    for args, words in expected.items():
+        text = help_of(*args)
+        for word in words:
+            assert word in text, (args, word)
+    assert "DISCORD_TOKEN" not in help_of("migrate")  # only what the command reads
+
+
+def test_run_on_an_unreachable_database_is_one_line() -> None:
+    env = {
+        "DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x",
+        "API_PORT": str(free_port()),
+        "METRICS_PORT": "0",
+    }
+    for args in (("run",), ("demo", "--no-follow"), ("token", "create", "--name", "x")):
+        line = one_line(run_cli(*args, timeout=30, **env))
+        assert "cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:1/x" in line, args
+        assert "hunter2" not in line
+
+
+def test_a_malformed_discord_public_key_is_one_line() -> None:
+    for args in (("run",), ("api",)):
+        line = one_line(run_cli(*args, timeout=30, DISCORD_PUBLIC_KEY="not-a-key"))
+        assert "DISCORD_PUBLIC_KEY: must be 64 hexadecimal characters" in line, args
+
+
+def test_a_busy_api_port_is_one_line(fresh_settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            "DATABASE_URL": fresh_settings.database_url or "",
+            "API_PORT": str(port),
+            "METRICS_PORT": "0",
+            "GAMESCHED_TRANSPORT": "postgres",
+        }
+        for args in (("api",), ("run",)):
+            line = one_line(run_cli(*args, timeout=30, **env))
+            assert f"cannot listen on 127.0.0.1:{port} (API_HOST:API_PORT)" in line, args
+            assert "in use" in line, args

@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gamesched.db import migrate
 
     migrate.upgrade(settings)
+    log.info("%s", _database_line(settings, args), extra={"action": "database"})
     return 0
 
 
@@ -93,12 +95,13 @@ def _cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Check the broker, migrate, then the API, the scheduler and the bot in one process and one
     event loop. A bad broker URL fails first, before anything is created or served."""
+    from gamesched.db import migrate
     from gamesched.health import bind
 
     _asyncio_run(_check_broker(settings))
     api_socket = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")
     try:
-        _cmd_migrate(settings, args)
+        migrate.upgrade(settings)
     except BaseException:
         api_socket.close()
         raise
@@ -118,9 +121,10 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     async def main() -> int:
         log.info(
-            "running api on %s:%d, the scheduler and the bot",
+            "running api on %s:%d, the scheduler and the bot; %s",
             settings.api_host,
             settings.api_port,
+            _database_line(settings, args),
             extra={"action": "run"},
         )
         api = asyncio.create_task(server.serve(sockets=[api_socket]), name="api")
@@ -233,6 +237,7 @@ def _cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
     migrate.check_schema(settings)  # unreachable, missing or unmigrated database: one line
     sock = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")  # busy: one line
+    log.info("%s", _database_line(settings, args), extra={"action": "database"})
     try:
         _api_server(settings, quiet=False).run(sockets=[sock])
     finally:
@@ -277,44 +282,41 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 # -- the database a command runs on ------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _database(settings: Settings, database: str) -> Iterator[Settings]:
-    """The settings a command runs with, after logging in one line which database and which
-    event transport it uses. DATABASE_URL unset: the embedded PostgreSQL, started here (and
-    stopped when the command ends) unless another command already runs it on the same data
-    folder, which then keeps running. ``database`` "attach": only join a running one (the demo
-    means nothing without a running `gamesched run`, and must not own its server)."""
+def _database_line(settings: Settings, args: argparse.Namespace) -> str:
+    """One line naming the database and the event transport (``args.database_line``, set by
+    ``_database``), logged once a command's checks have passed: a command that fails at start
+    says only its one error line."""
     from gamesched.events import transports
 
+    where = getattr(args, "database_line", None) or f"database {settings.masked(settings.url)}"
+    return f"{where}; events via {transports.describe(settings)}"
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, args: argparse.Namespace) -> Iterator[Settings]:
+    """The settings a command runs with. DATABASE_URL unset: the embedded PostgreSQL, started
+    here (and stopped when the command ends) unless another command already runs it on the same
+    data folder, which then keeps running. ``args.database`` "attach": only join a running one
+    (the demo means nothing without a running `gamesched run`, and must not own its server)."""
     if not settings.embedded:
-        log.info(
-            "database %s; events via %s",
-            settings.masked(settings.url),
-            transports.describe(settings),
-            extra={"action": "database"},
-        )
         yield settings
         return
     from gamesched import embedded
 
     server = embedded.EmbeddedPostgres(settings.gamesched_data_dir)
-    if database == "attach" and embedded.running_port(server.pgdata) is None:
+    if args.database == "attach" and embedded.running_port(server.pgdata) is None:
         raise errors.ConfigError(
             f"no embedded PostgreSQL is running in {server.data_dir}: start `gamesched run` "
             "first (in another terminal), or set DATABASE_URL"
         )
     server.start()
     try:
-        resolved = settings.with_database(server.url())
-        log.info(
-            "database: embedded PostgreSQL in %s (127.0.0.1:%d, %s); events via %s",
-            server.data_dir,
-            server.port,
-            "started by this command" if server.owner else "run by another gamesched command",
-            transports.describe(resolved),
-            extra={"action": "database"},
+        args.database_line = (
+            f"database: embedded PostgreSQL in {server.data_dir} (127.0.0.1:{server.port}, "
+            + ("started by this command" if server.owner else "run by another gamesched command")
+            + ")"
         )
-        yield resolved
+        yield settings.with_database(server.url())
     finally:
         server.stop()
 
@@ -326,7 +328,8 @@ _ENV = {
         "DATABASE_URL        PostgreSQL, postgresql://user:password@host:port/dbname; unset: "
         "the embedded\n                    PostgreSQL, started (or joined) by the command\n"
         "GAMESCHED_DATA_DIR  the embedded PostgreSQL's data folder (default: "
-        "/var/lib/gamesched as root,\n                    else ~/.local/share/gamesched)"
+        "/var/lib/gamesched as root,\n                    else $XDG_DATA_HOME/gamesched: "
+        "~/.local/share/gamesched)"
     ),
     "transport": (
         "RABBITMQ_URL        RabbitMQ, amqp://user:password@host:5672/vhost; unset: events "
@@ -378,7 +381,7 @@ def _add(
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help,
-        description=description,
+        description=textwrap.fill(description, 92),
         epilog=_epilog(*env) if env else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -552,10 +555,13 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gamesched",
-        description="Self-hosted Discord game-night scheduler: an HTTP API, a scheduler daemon "
+        description=textwrap.fill(
+            "Self-hosted Discord game-night scheduler: an HTTP API, a scheduler daemon "
         "and a Discord bot. Configured by environment variables (each command's --help lists "
         "those it reads; the README's Configuration section has them all). Start with "
         "`gamesched run`, then `gamesched demo` in another terminal.",
+            92,
+        ),
         epilog=_epilog(
             "database", "transport", "discord", "interactions", "api", "scheduler", "metrics"
         ),
@@ -576,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logsetup.configure(settings.log_level, settings.log_format)
         if not args.database:
             return handler(settings, args)
-        with _database(settings, args.database) as resolved:
+        with _database(settings, args) as resolved:
             return handler(resolved, args)
     except errors.GameschedError as exc:
         print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)
