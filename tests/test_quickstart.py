@@ -65,7 +65,7 @@ def test_the_quickstart_is_two_make_targets_and_they_do_what_the_readme_says():
     for target, expected in (("run", "gamesched run"), ("test", "python -m pytest")):
         # -n: print the recipe; -B: as on a fresh clone (venv and install included)
         dry = subprocess.run(
-            ["make", "-n", "-B", "-C", str(ROOT), target],
+            ["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), target],
             capture_output=True,
             text=True,
             env=env,

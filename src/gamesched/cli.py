@@ -545,6 +545,22 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
 ]
 
 
+#: what to do about a server that cannot be reached, by the start of the error line
+_FIXES = {
+    "cannot connect to PostgreSQL": "check that it runs and DATABASE_URL, or unset DATABASE_URL "
+    "to use the embedded PostgreSQL",
+    "cannot connect to RabbitMQ": "check that it runs and RABBITMQ_URL, or unset RABBITMQ_URL "
+    "to carry the events through PostgreSQL",
+}
+
+
+def _how_to_fix(message: str) -> str:
+    for start, fix in _FIXES.items():
+        if message.startswith(start) and "`gamesched migrate`" not in message:
+            return f" ({fix})"
+    return ""
+
+
 def version() -> str:
     try:
         return importlib.metadata.version("gamesched")
@@ -557,9 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gamesched",
         description=textwrap.fill(
             "Self-hosted Discord game-night scheduler: an HTTP API, a scheduler daemon "
-        "and a Discord bot. Configured by environment variables (each command's --help lists "
-        "those it reads; the README's Configuration section has them all). Start with "
-        "`gamesched run`, then `gamesched demo` in another terminal.",
+            "and a Discord bot. Configured by environment variables (each command's --help lists "
+            "those it reads; the README's Configuration section has them all). Start with "
+            "`gamesched run`, then `gamesched demo` in another terminal.",
             92,
         ),
         epilog=_epilog(
@@ -585,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _database(settings, args) as resolved:
             return handler(resolved, args)
     except errors.GameschedError as exc:
-        print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)
+        print(f"gamesched {args.command}: {exc.message}{_how_to_fix(exc.message)}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
