@@ -73,7 +73,7 @@ def test_the_quickstart_is_two_make_targets_and_they_do_what_the_readme_says():
         )
         assert dry.returncode == 0, dry.stderr
         assert "-m venv .venv" in dry.stdout, dry.stdout
-        assert "pip install" in dry.stdout and "-e ." in dry.stdout, dry.stdout
+        assert "pip install" in dry.stdout and " -e " in dry.stdout, dry.stdout
         assert dry.stdout.strip().splitlines()[-1].endswith(expected), dry.stdout
     assert "tests.check_services" in dry.stdout
 
