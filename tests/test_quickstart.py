@@ -192,6 +192,10 @@ def test_run_then_demo_on_nothing_configured_to_completed_then_ctrl_c(data_dir: 
         schedule = httpx.get(f"{game_url[1]}/schedule", headers=headers, timeout=10)
         assert schedule.status_code == 200, schedule.text
 
+        # meanwhile, the README's HTTP walk-through, verbatim but for the port, in a "second
+        # terminal" (its `. .venv/bin/activate` finds this virtualenv)
+        walk_through(env, api, data_dir.parent)
+
         # the demo follows the game until it is COMPLETED, then exits 0
         rest, demo_err = demo_proc.communicate(timeout=200)
         assert demo_proc.returncode == 0, demo_err
@@ -227,6 +231,21 @@ def test_run_then_demo_on_nothing_configured_to_completed_then_ctrl_c(data_dir: 
                 proc.stderr.close()
             if proc is not None and proc.stdout is not None:
                 proc.stdout.close()
+
+
+def walk_through(env: dict[str, str], api: str, scratch: Path) -> None:
+    block = readme_block("## HTTP API")
+    assert "API=http://127.0.0.1:8000\n" in block
+    script = block.replace("http://127.0.0.1:8000", api) + '\necho "GAME_ID=$GAME_ID"\n'
+    (scratch / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    result = subprocess.run(
+        ["sh", "-c", script], cwd=scratch, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"GAME_ID=[0-9a-f-]{36}$", out.strip()), out + result.stderr
+    assert '"discord_user_id":"444444444444444444","state":"confirmed","position":1' in out, out
+    assert '"state":"pending"' in out and "401" not in out, out
 
 
 def test_demo_without_a_running_embedded_server_says_to_start_gamesched_run(data_dir: Path):
