@@ -201,19 +201,19 @@ async def test_run_without_a_token_shows_the_flow_in_its_log(settings: Settings)
         server = Server(api_port, await admin_token(environ))
         # starts in 65 s: its 1-minute reminder is due 5 s from now, after the join
         game = await server.game(starts_in=65)
-        await run.logged(f"dry-run: would post {CHANNEL}")
+        await run.logged(f"dry-run: would post in channel {CHANNEL}")
         await server.click_join(game, PLAYER)
-        await run.logged("Players (1/4)")
-        await run.logged(f"dry-run: would dm {PLAYER}")
+        await run.logged("players (1/4)")
+        await run.logged(f"dry-run: would DM user {PLAYER}")
         resp = await server.http.post(f"/api/v1/games/{game}/cancel")
         assert resp.status_code == 200, resp.text
         await run.logged("[Cancelled]")
         assert (await server.http.delete(f"/api/v1/games/{game}")).status_code == 204
-        await run.logged(f"dry-run: would delete {CHANNEL}")
+        await run.logged(f"in channel {CHANNEL}: announcement")  # the delete
     finally:
         assert await run.stop() == 0, run.log()
         if server is not None:
             await server.http.aclose()
     log = run.log()
-    assert f"dry-run: would dm {HOST}" in log
-    assert log.count(f"dry-run: would post {CHANNEL}") == 1
+    assert f"dry-run: would DM user {HOST}" in log
+    assert log.count(f"dry-run: would post in channel {CHANNEL}") == 1
