@@ -489,7 +489,7 @@ def test_a_malformed_discord_public_key_is_one_line() -> None:
         assert "DISCORD_PUBLIC_KEY: must be 64 hexadecimal characters" in line, args
 
 
-def test_a_busy_api_port_is_one_line(fresh_settings: Settings) -> None:
+def test_a_busy_api_or_metrics_port_is_one_line(fresh_settings: Settings) -> None:
     import socket
 
     with socket.socket() as busy:
@@ -506,3 +506,8 @@ def test_a_busy_api_port_is_one_line(fresh_settings: Settings) -> None:
             line = one_line(run_cli(*args, timeout=30, **env))
             assert f"cannot listen on 127.0.0.1:{port} (API_HOST:API_PORT)" in line, args
             assert "in use" in line, args
+        # gamesched run: the scheduler's METRICS_PORT and the bot's next one, before serving
+        for metrics in (port, port - 1):
+            env.update(API_PORT=str(free_port()), METRICS_PORT=str(metrics))
+            line = one_line(run_cli("run", timeout=30, **env))
+            assert f"cannot listen on 127.0.0.1:{port} (METRICS_HOST:METRICS_PORT)" in line

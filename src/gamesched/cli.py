@@ -99,8 +99,17 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from gamesched.health import bind
 
     _asyncio_run(_check_broker(settings))
+    # the scheduler takes METRICS_PORT when it is set; the bot the next one (0: both any free)
+    port = settings.metrics_port
+    bot_port = port + 1 if port else port
     api_socket = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")
     try:
+        # a busy metrics port: one line now, before anything is migrated or served (the parts
+        # bind their own sockets when they start)
+        bot_metrics = settings.metrics_port_for("bot") if bot_port is None else bot_port
+        for metrics in (settings.metrics_port_for("scheduler"), bot_metrics):
+            if metrics:
+                bind(settings.metrics_host, metrics, "METRICS_HOST:METRICS_PORT").close()
         migrate.upgrade(settings)
     except BaseException:
         api_socket.close()
@@ -109,9 +118,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from gamesched.scheduler import service
 
     svc = service.SchedulerService(settings)
-    # the scheduler takes METRICS_PORT when it is set; the bot the next one (0: both any free)
-    port = settings.metrics_port
-    bot = app.Bot(settings, metrics_port=port + 1 if port else port)
+    bot = app.Bot(settings, metrics_port=bot_port)
     server = _api_server(settings, quiet=True, on_started=lambda: _where_next(settings))
 
     def stop() -> None:
