@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import orm
 
-from gamesched.api import deps, errors, interactions, observability
+from gamesched.api import deps, docs, errors, interactions, observability
 from gamesched.api.routes import channels, games, guilds, health, roster
 from gamesched.db import engine as db_engine
 from gamesched.settings import Settings
@@ -57,6 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's pages load their assets from a CDN; docs.install serves them from here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -72,4 +75,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(observability.ObservabilityMiddleware, metrics=metrics)
     for module in (health, guilds, channels, games, roster, interactions):
         app.include_router(module.router)
+    docs.install(app)
+    metrics.prepare(app)
     return app
