@@ -4,6 +4,7 @@ give. The document is read as a client reads it, from /openapi.json (no database
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -168,3 +169,36 @@ def test_error_answers_point_at_the_one_error_shape(doc: dict[str, Any]) -> None
             if int(status) >= 400 and path.startswith("/api/"):
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (path, method, status)
+
+
+def test_the_response_examples_are_what_the_api_would_answer(doc: dict[str, Any]) -> None:
+    checked = 0
+    for name, schema in doc["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            model = getattr(schemas, name)
+            assert model.model_validate(example).model_dump(mode="json") == example, name
+            checked += 1
+    assert checked >= 4
+
+
+def test_the_document_shows_the_request_examples_as_written(doc: dict[str, Any]) -> None:
+    """FastAPI drops None values when it writes the document: an example with a null would
+    lose it (and {"max_players": null} would become {}, which changes nothing)."""
+
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    written = {
+        canonical(example["value"])
+        for name in dir(schemas)
+        if name.endswith("_EXAMPLES")
+        for example in getattr(schemas, name).values()
+    }
+    shown = {
+        canonical(example["value"])
+        for _, body in request_bodies(doc)
+        for content in body["content"].values()
+        for example in (content.get("examples") or {}).values()
+    }
+    assert len(written) >= 10
+    assert written <= shown, written - shown

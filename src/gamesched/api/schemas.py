@@ -130,6 +130,9 @@ def keep(description: str) -> Any:
 
 INHERIT_GUILD = "null (the default): inherit the guild's"
 
+# Examples hold no null: FastAPI writes the OpenAPI document without None values, so a null in
+# an example would silently vanish from it (test_openapi compares the two).
+
 # --- guilds ---------------------------------------------------------------------------------
 
 
@@ -160,6 +163,19 @@ class GuildPatch(_In):
 
 class GuildOut(BaseModel):
     """A registered guild."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "discord_guild_id": "111111111111111111",
+                    "name": "Board gamers",
+                    "reminder_minutes": [60, 15],
+                    "default_duration_minutes": 120,
+                }
+            ]
+        }
+    )
 
     discord_guild_id: str = Field(description="the guild's Discord id")
     name: str = Field(description="its name")
@@ -216,6 +232,18 @@ class ChannelPatch(_In):
 class ChannelOut(BaseModel):
     """A registered channel."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "discord_channel_id": "222222222222222222",
+                    "name": "game-night",
+                    "reminder_minutes": [30],
+                }
+            ]
+        }
+    )
+
     discord_channel_id: str = Field(description="the channel's Discord id")
     name: str = Field(description="its name")
     reminder_minutes: list[int] | None = Field(
@@ -239,10 +267,7 @@ CHANNEL_IN_EXAMPLES = {
 }
 CHANNEL_PATCH_EXAMPLES = {
     "own reminders": {"summary": "remind 30 minutes before", "value": {"reminder_minutes": [30]}},
-    "inherit": {
-        "summary": "inherit the guild's reminders again",
-        "value": {"reminder_minutes": None},
-    },
+    "rename": {"summary": "a new name", "value": {"name": "board-games"}},
 }
 
 # --- games ----------------------------------------------------------------------------------
@@ -294,6 +319,14 @@ class GamePatch(_In):
 
 class ParticipantOut(BaseModel):
     """A player on a game's roster."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"discord_user_id": "444444444444444444", "state": "confirmed", "position": 1}
+            ]
+        }
+    )
 
     discord_user_id: str = Field(description="the player's Discord user id")
     state: Literal["confirmed", "waitlisted"] = Field(
@@ -426,7 +459,6 @@ GAME_PATCH_EXAMPLES = {
         "value": {"scheduled_at": "2030-06-01T20:30:00+02:00"},
     },
     "seats": {"summary": "two more seats", "value": {"max_players": 6}},
-    "no limit": {"summary": "no player limit", "value": {"max_players": None}},
 }
 
 
@@ -532,6 +564,19 @@ class ErrorItem(BaseModel):
 
 class ErrorOut(BaseModel):
     """Every error answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {"field": "scheduled_at", "message": "scheduled_at: must be in the future"}
+                    ],
+                    "request_id": "5f0c9a1e2b3d4c6e8f7a9b0c1d2e3f40",
+                }
+            ]
+        }
+    )
 
     detail: list[ErrorItem] = Field(description="the problems, at least one")
     request_id: str | None = Field(
