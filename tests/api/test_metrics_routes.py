@@ -87,3 +87,18 @@ def test_docs_openapi_and_static_files_are_counted_under_their_own_routes(
     assert "unmatched" not in routes
     assert not any("made-up" in r or r.endswith(".js") for r in routes), routes
     assert sample(after, "gamesched_http_requests_in_progress") == 1.0  # back down, bar this one
+
+
+def test_the_zeroed_statuses_are_the_documented_ones(http: TestClient) -> None:
+    first = http.get("/metrics").text
+    series = r'^gamesched_http_requests_total{method="([A-Z]+)",route="(/[^"]*)",status="(\d+)"}'
+    zeroed = set(re.findall(series + r" 0\.0$", first, re.M))
+    documented = {
+        (method.upper(), path, status)
+        for path, item in http.get("/openapi.json").json()["paths"].items()
+        for method, operation in item.items()
+        for status in operation["responses"]
+    }
+    assert documented <= zeroed, documented - zeroed
+    plain = {("GET", route, "200") for route in ("/docs", "/redoc", "/openapi.json")}
+    assert zeroed - documented == plain | {("GET", "/docs/static/{path}", "200")}

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import orm
 
 from gamesched.api import deps, docs, errors, interactions, observability
@@ -73,8 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(deps.BearerGate, prefix="/api/")
     app.add_middleware(observability.ObservabilityMiddleware, metrics=metrics)
-    for module in (health, guilds, channels, games, roster, interactions):
-        app.include_router(module.router)
+    routers = [m.router for m in (health, guilds, channels, games, roster, interactions)]
+    for router in routers:
+        app.include_router(router)
     docs.install(app)
-    metrics.prepare(app)
+    api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    metrics.prepare(app, api_routes)
     return app
