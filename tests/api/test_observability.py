@@ -37,8 +37,6 @@ def test_made_up_methods_and_paths_leave_the_label_set_bounded(client: Api) -> N
     assert "/api/v1/games" in routes_at_start  # the app's own routes exist from the start
     # 200 more made-up requests, none like the first: not one more series.
     series = [line for line in after.splitlines() if line.startswith("gamesched_http_")]
-    again = [
-        line for line in made_up_requests().splitlines() if line.startswith("gamesched_http_")
-    ]
+    again = [line for line in made_up_requests().splitlines() if line.startswith("gamesched_http_")]
     assert len(again) == len(series), set(again) ^ set(series)
     assert len(after) < 150_000, len(after)

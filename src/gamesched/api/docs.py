@@ -27,6 +27,7 @@ FAVICON = "favicon.png"
 #: the request's duration shown after "Execute".
 SWAGGER_UI_PARAMETERS = {"validatorUrl": None, "displayRequestDuration": True}
 
+
 def _root(request: Request) -> str:
     root_path: str = request.scope.get("root_path", "")
     return root_path.rstrip("/")
