@@ -16,7 +16,7 @@ from gamesched.settings import Settings
 
 log = logging.getLogger("gamesched.api.channels")
 
-router = APIRouter(prefix="/api/v1", tags=["channels"], responses=schemas.API_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["channels"])
 
 
 def _out(channel: models.Channel) -> schemas.ChannelOut:
@@ -29,10 +29,16 @@ def _out(channel: models.Channel) -> schemas.ChannelOut:
     )
 
 
-@router.post("/guilds/{discord_guild_id}/channels", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/guilds/{discord_guild_id}/channels",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a channel",
+    response_description="the registered channel",
+    responses=schemas.errors(*schemas.API, *schemas.BODY, 404, 409),
+)
 async def add_channel(
     discord_guild_id: deps.GuildIdPath,
-    body: schemas.ChannelIn,
+    body: schemas.ChannelInBody,
     session: deps.DbSession,
     caller: deps.Caller,
     request: Request,
@@ -88,10 +94,15 @@ async def _check_with_discord(settings: Settings, discord_guild_id: str, channel
         )
 
 
-@router.patch("/channels/{discord_channel_id}")
+@router.patch(
+    "/channels/{discord_channel_id}",
+    summary="Change a channel",
+    response_description="the channel as changed",
+    responses=schemas.errors(*schemas.API, *schemas.BODY, 404),
+)
 def configure_channel(
     discord_channel_id: deps.ChannelIdPath,
-    body: schemas.ChannelPatch,
+    body: schemas.ChannelPatchBody,
     session: deps.DbSession,
     caller: deps.Caller,
     now: deps.Now,
