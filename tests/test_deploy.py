@@ -112,6 +112,25 @@ def test_every_command_is_a_cli_subcommand(services: dict[str, dict[str, Any]]) 
     assert parser.parse_args(["token", "create", "--name", "admin"]).command == "token"
 
 
+def test_every_command_is_run_as_a_process_by_the_tests(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The issue asks that each command compose runs is one the tests run as a real process
+    (``python -m gamesched CMD`` through the suites' helpers)."""
+    sources = "\n".join(
+        path.read_text() for path in (ROOT / "tests").rglob("*.py") if path.name != "test_deploy.py"
+    )
+    for name in GAMESCHED_SERVICES:
+        command = services[name]["command"][0]
+        forms = (
+            f'"-m", "gamesched", "{command}"',  # subprocess.run / Popen
+            f'run_cli("{command}"',  # tests/test_cli.py
+            f'start("{command}"',  # tests/bot/test_processes.py, e2e
+            f'cli(environ, "{command}"',  # e2e
+        )
+        assert any(form in sources for form in forms), f"no test runs `gamesched {command}`"
+
+
 def test_the_image_runs_gamesched() -> None:
     final = final_stage(DOCKERFILE.read_text())
     assert re.search(r'^ENTRYPOINT \["gamesched"\]$', final, re.M)
