@@ -349,3 +349,33 @@ def test_dockerignore_keeps_what_the_build_copies() -> None:
         assert in_context(src), f"the Dockerfile copies {src}, .dockerignore leaves it out"
     for path in tracked:  # every file of the package, migrations included
         assert in_context(path), path
+
+
+# -- the docs these files point at ----------------------------------------------------------------
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_relative_links_in_readme_and_docs_resolve() -> None:
+    """Every relative link (and #anchor) in README.md and docs/ names a file and heading that
+    exist; docs never point outside the repository."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # not in code blocks
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.is_relative_to(ROOT) or not dest.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and dest.suffix == ".md":
+                headings = re.findall(r"^#+\s+(.+)$", dest.read_text(), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
