@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logsetup.configure(settings.log_level, settings.log_format)
+        logsetup.configure(settings.log_level, settings.log_format, component=args.command)
         return COMMANDS[args.command](settings, args)
     except errors.GameschedError as exc:
         print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)

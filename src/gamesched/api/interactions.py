@@ -216,5 +216,12 @@ def _handle_click(
             return "You've already joined this game."
         return f"Sorry, you can't do that now: {exc.message}."
     except (sa_exc.SQLAlchemyError, errors.DatabaseUnavailable):
-        log.warning("interaction failed: database", extra={"action": "api.interaction_db_error"})
+        log.warning(
+            "interaction failed: database",
+            extra={
+                "action": "api.interaction_db_error",
+                "game_id": str(game_id),
+                "discord_user_id": user_id,
+            },
+        )
         return "Sorry, something went wrong on our side. Please try again in a moment."

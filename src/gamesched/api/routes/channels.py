@@ -75,7 +75,13 @@ async def _check_with_discord(settings: Settings, discord_guild_id: str, channel
         )
     except discord_rest.DiscordUnavailable as exc:
         log.warning(
-            "channel check failed: %s", exc.message, extra={"action": "api.discord_unavailable"}
+            "channel check failed: %s",
+            exc.message,
+            extra={
+                "action": "api.discord_unavailable",
+                "discord_guild_id": discord_guild_id,
+                "discord_channel_id": channel_id,
+            },
         )
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
