@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -442,3 +443,38 @@ def test_every_suggestion_is_a_zone_lookup_accepts(prefix: str) -> None:
     assert len(suggestions) <= 25
     for name in suggestions:
         assert lookup_zone(name).key == name
+
+
+_WORDS = (
+    "fri friday at 8 20 8pm in 2h tomorrow tonight today 19:30 2026-12-04 12/04 13/12 04.12.2026 "
+    "next week noon midnight +01:00 z t dec 4 2027 00:00 24:00 99:99 - 1h30 minutes 0 a an half "
+    "hour days est cet am pm . / : \u00b2 \u0663 \uff18"
+)
+WORDS = st.sampled_from(_WORDS.split())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    typed=st.one_of(
+        st.text(max_size=MAX_INPUT + 10),
+        st.lists(WORDS, max_size=6).map(" ".join),
+        st.lists(WORDS, max_size=6).map("".join),
+    )
+)
+def test_anything_typed_gives_a_future_minute_or_a_sentence(typed: str) -> None:
+    try:
+        when = parse_when(typed, BERLIN, NOW)
+    except WhenError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert NOW < when.at <= NOW + timedelta(days=5 * 366)
+        assert when.at.tzinfo is UTC and when.at.second == when.at.microsecond == 0
+    with contextlib.suppress(WhenError):
+        assert 1 <= parse_duration(typed) <= MAX_DURATION
+
+
+def test_full_width_input_is_read_as_ascii() -> None:
+    assert parse_when("\uff18\uff50\uff4d", BERLIN, NOW).at == utc("2026-11-25 19:00")
+    assert parse_duration("\uff19\uff10") == 90
+    with pytest.raises(WhenError, match="can't read"):
+        parse_duration("\u0663")  # other scripts' digits are not read (English only)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -70,7 +71,16 @@ for _names, _minutes in (
         _UNITS[_name] = _minutes
 
 _NUMBER = r"(?:\d+(?:[.,]\d+)?|(?:half\s+)?an?(?=\s))"
-_PART = re.compile(rf"({_NUMBER})\s*([a-z]+)")
+_PART = re.compile(rf"({_NUMBER})\s*([a-z]+)", re.ASCII)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _normal(text: str) -> str:
+    """NFKC (full-width digits and letters read as ASCII), lower case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 def _number(text: str) -> float:
@@ -98,7 +108,7 @@ def _duration_parts(text: str) -> list[tuple[float, int]] | None:
     rest = text[pos:].strip()
     if rest:
         # "1h30": a trailing bare number counts in the next smaller unit (only after hours)
-        if not rest.isdigit() or last_unit != 60:
+        if not _digits(rest) or last_unit != 60:
             return None
         parts.append((float(rest), 1))
     return parts or None
@@ -107,15 +117,15 @@ def _duration_parts(text: str) -> list[tuple[float, int]] | None:
 def parse_duration(text: str) -> int:
     """Minutes from ``90``, ``90m``, ``1h30``, ``1:30``, ``1.5h``, ``2 hours``,
     ``2 hours 15 minutes``; :class:`WhenError` on anything else or outside 1..10080 (a week)."""
-    raw = " ".join(text.strip().lower().split())
+    raw = _normal(text)
     if not raw:
         raise WhenError("the duration is empty — write it in minutes (90) or like 1h30")
     if len(raw) > MAX_INPUT:
         raise WhenError(f"the duration is too long to be one (at most {MAX_INPUT} characters)")
     minutes: float
-    if raw.isdigit():
+    if _digits(raw):
         minutes = int(raw)
-    elif match := re.fullmatch(r"(\d{1,3}):([0-5]\d)", raw):
+    elif match := re.fullmatch(r"(\d{1,3}):([0-5]\d)", raw, re.ASCII):
         minutes = int(match.group(1)) * 60 + int(match.group(2))
     elif (parts := _duration_parts(raw)) is not None:
         minutes = sum(n * unit for n, unit in parts)
@@ -208,14 +218,18 @@ _DAY_WORDS = rf"(?:today|tomorrow|tonight|{_WEEKDAYS})"
 _AMPM = r"\s*(?:am|pm|a\.m\.?|p\.m\.?)"
 # a lone hour: the whole text, after "at", or after a day word; not followed by a time part
 _BARE_HOUR = re.compile(
-    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock))"
+    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock))",
+    re.ASCII,
 )
 _OFFSET_ISO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|[+-]\d{2}:?\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|[+-]\d{2}:?\d{2})$",
+    re.ASCII,
 )
-_PLAIN_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[t ](\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b")
-_SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])")
+_PLAIN_ISO = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[t ](\d{1,2}):(\d{2})(?::(\d{2}))?$", re.ASCII
+)
+_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b", re.ASCII)
+_SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])", re.ASCII)
 _MONTHS = [
     "january",
     "february",
@@ -230,7 +244,7 @@ _MONTHS = [
     "november",
     "december",
 ]
-_BARE_DURATION = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:h|hr|hrs|m|min|mins)$")
+_BARE_DURATION = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:h|hr|hrs|m|min|mins)$", re.ASCII)
 
 
 def _year(text: str) -> int:
@@ -382,7 +396,7 @@ def _finish(at: datetime, zone: ZoneInfo, now: datetime, note: str | None, shown
 def _relative(rest: str, zone: ZoneInfo, now: datetime) -> datetime | None:
     parts = _duration_parts(rest)
     if parts is None:
-        if re.fullmatch(r"\d+(?:[.,]\d+)?", rest):
+        if re.fullmatch(r"\d+(?:[.,]\d+)?", rest, re.ASCII):
             raise WhenError(f"in {rest} what? Write it like 'in {rest}h' or 'in {rest} minutes'")
         return None
     minutes = sum(n * unit for n, unit in parts if unit < 24 * 60)
@@ -421,7 +435,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     docstring for the rules. :class:`WhenError` with a sentence for the person otherwise."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
-    shown = " ".join(text.split())
+    shown = " ".join(unicodedata.normalize("NFKC", text).split())
     if not shown:
         raise WhenError("the time is empty — write it like 'fri 20:00' or 'tomorrow 19:30'")
     if len(shown) > MAX_INPUT:
@@ -461,7 +475,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     rewritten = _rewrite_bare_hour(_rewrite_dates(raw), shown)
     rewritten = re.sub(r"\btonight\b", "today", rewritten)
     parsed, period = _dateparser(rewritten, now_wall)
-    if parsed is None or (period != "time" and raw.startswith("in ")) or rewritten.isdigit():
+    if parsed is None or (period != "time" and raw.startswith("in ")) or _digits(rewritten):
         raise WhenError(
             f"I can't read {shown!r} as a time — try 'fri 20:00', 'tomorrow 7:30pm', 'in 2h' "
             "or '2026-12-04 20:00'"
