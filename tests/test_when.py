@@ -19,6 +19,7 @@ from gamesched.when import (
     localize,
     lookup_zone,
     parse_duration,
+    parse_reminder_minutes,
     parse_when,
     zone_suggestions,
 )
@@ -478,3 +479,45 @@ def test_full_width_input_is_read_as_ascii() -> None:
     assert parse_duration("\uff19\uff10") == 90
     with pytest.raises(WhenError, match="can't read"):
         parse_duration("\u0663")  # other scripts' digits are not read (English only)
+
+
+# --- reminder minutes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "minutes"),
+    [
+        ("60 15", (60, 15)),
+        ("15, 60", (60, 15)),
+        ("15,60,15", (60, 15)),
+        ("1h 15m", (60, 15)),
+        ("1h30", (90,)),
+        ("1d 1h", (1440, 60)),
+        ("1w", (10080,)),
+        ("525600", (525600,)),
+        ("none", ()),
+        ("Off", ()),
+        ("default", None),
+        (" inherit ", None),
+        ("1 2 3 4 5 6 7 8 9 10", (10, 9, 8, 7, 6, 5, 4, 3, 2, 1)),
+    ],
+)
+def test_reminder_minutes(typed: str, minutes: tuple[int, ...] | None) -> None:
+    assert parse_reminder_minutes(typed) == minutes
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("", "no minutes given"),
+        ("soon", "can't read 'soon'"),
+        ("0", "1 minute to a year"),
+        ("525601", "1 minute to a year"),
+        ("0.5m", "1 minute to a year"),
+        ("1 2 3 4 5 6 7 8 9 10 11", "at most 10 reminders"),
+        ("1" * 200, "too long"),
+    ],
+)
+def test_bad_reminder_minutes(typed: str, words: str) -> None:
+    with pytest.raises(WhenError, match=re.escape(words)):
+        parse_reminder_minutes(typed)

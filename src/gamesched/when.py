@@ -144,6 +144,48 @@ def parse_duration(text: str) -> int:
     return int(minutes)
 
 
+MAX_REMINDER = 525_600  # a year, as gamesched.rules
+MAX_REMINDERS = 10
+_INHERIT = frozenset({"default", "inherit", "reset"})
+_NO_REMINDERS = frozenset({"none", "off", "no", "never"})
+
+
+def parse_reminder_minutes(text: str) -> tuple[int, ...] | None:
+    """The ``minutes`` of ``/game remind``: values separated by spaces or commas, each in
+    minutes (``60``) or with units (``1h``, ``1h30``, ``2d``, ``1w``), largest first, duplicates
+    dropped; ``none``/``off``: no reminders (an empty tuple); ``default``/``inherit``: None
+    (use the channel's or the server's). At most 10 values, each 1 minute to a year."""
+    raw = _normal(text)
+    if not raw:
+        raise WhenError("no minutes given — write them like 60 15, or none, or default")
+    if len(raw) > MAX_INPUT:
+        raise WhenError(f"that is too long (at most {MAX_INPUT} characters)")
+    if raw in _INHERIT:
+        return None
+    if raw in _NO_REMINDERS:
+        return ()
+    values: set[int] = set()
+    for token in re.split(r"[,;\s]+", raw.strip(",; ")):
+        if _digits(token):
+            minutes: float = int(token)
+        elif (parts := _duration_parts(token)) is not None:
+            minutes = sum(n * unit for n, unit in parts)
+        else:
+            raise WhenError(
+                f"I can't read {token!r} as minutes before the start — write them like 60 15 "
+                "or 1h 15m"
+            )
+        if minutes != int(minutes) or not 1 <= minutes <= MAX_REMINDER:
+            raise WhenError(
+                f"{token!r}: a reminder is 1 minute to a year ({MAX_REMINDER} minutes) "
+                "before the start, in whole minutes"
+            )
+        values.add(int(minutes))
+    if len(values) > MAX_REMINDERS:
+        raise WhenError(f"at most {MAX_REMINDERS} reminders ({len(values)} given)")
+    return tuple(sorted(values, reverse=True))
+
+
 # --- zones ------------------------------------------------------------------------------------
 
 _HIDDEN_ZONES = ("posix/", "right/", "Etc/", "SystemV/", "US/", "Canada/", "Mexico/", "Brazil/")
