@@ -400,6 +400,7 @@ def test_bad_durations(typed: str, words: str) -> None:
         ("  America/New York ", "America/New_York"),
         ("UTC", "UTC"),
         ("asia/kolkata", "Asia/Kolkata"),
+        ("US/Eastern", "US/Eastern"),  # an old link: accepted, not suggested
     ],
 )
 def test_lookup_zone(typed: str, key: str) -> None:
@@ -414,6 +415,10 @@ def test_lookup_zone(typed: str, key: str) -> None:
         ("", "unknown time zone"),
         ("../../etc/passwd", "unknown time zone"),
         ("x" * 500, "unknown time zone"),
+        ("CET", "an abbreviation like CET or EST does not say when daylight saving time"),
+        ("est", "pick the zone of a city near you"),
+        ("Etc/GMT+5", "unknown time zone"),
+        ("localtime", "unknown time zone"),
     ],
 )
 def test_unknown_zones_are_refused(typed: str, words: str) -> None:
@@ -430,6 +435,7 @@ def test_zone_suggestions() -> None:
         "Europe/Berlin",
     ]
     assert zone_suggestions("utc")[0] == "UTC"
+    assert "US/Eastern" not in zone_suggestions("us/")
     assert zone_suggestions("zzzz") == []
     assert len(zone_suggestions("")) == 25
     assert len(zone_suggestions("a", limit=10)) == 10

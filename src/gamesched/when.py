@@ -188,38 +188,38 @@ def parse_reminder_minutes(text: str) -> tuple[int, ...] | None:
 
 # --- zones ------------------------------------------------------------------------------------
 
-_HIDDEN_ZONES = ("posix/", "right/", "Etc/", "SystemV/", "US/", "Canada/", "Mexico/", "Brazil/")
-_HIDDEN_NAMES = frozenset({"Factory", "localtime", "posixrules", "GMT+0", "GMT-0", "GMT0"})
+# old links, accepted but not suggested (their modern names are)
+_HIDDEN_ZONES = ("SystemV/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/")
 
 
 @functools.cache
 def _zones() -> tuple[tuple[str, ...], dict[str, str]]:
-    """(names offered in suggestions, lower-cased name -> name for every valid name)."""
-    every = {name for name in available_timezones() if name not in _HIDDEN_NAMES}
-    shown = sorted(
+    """(names offered in suggestions, lower-cased name -> name for every name accepted).
+
+    Accepted: every Area/Location name and its old links (``US/Eastern``), and ``UTC``. Not
+    accepted: the bare legacy names (``EST``, ``CET``, ``EST5EDT``, ``GMT``) and ``Etc/GMT+5``
+    (whose sign is the reverse of what people expect): a person picking one of them almost
+    always means their city's zone, daylight saving time included."""
+    accepted = {
         name
-        for name in every
-        if ("/" in name and not name.startswith(_HIDDEN_ZONES)) or name == "UTC"
-    )
-    return tuple(shown), {name.lower(): name for name in every}
+        for name in available_timezones()
+        if ("/" in name and not name.startswith(("posix/", "right/", "Etc/"))) or name == "UTC"
+    }
+    shown = sorted(name for name in accepted if not name.startswith(_HIDDEN_ZONES))
+    return tuple(shown), {name.lower(): name for name in accepted}
 
 
 def _zone_key(text: str) -> str:
-    return "_".join(text.strip().split()).lower()
+    return "_".join(unicodedata.normalize("NFKC", text).split()).lower()[:MAX_INPUT]
 
 
-def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
-    """IANA zone names for autocomplete, at most ``limit``: those whose whole name starts with
-    ``prefix`` first (``europe/b``), then those where a part of it does (``berl``,
-    ``new york``), then those containing it; case-insensitive, spaces read as ``_``."""
-    shown, _ = _zones()
-    key = _zone_key(prefix)[:MAX_INPUT]
-    if not key:
-        return list(shown[:limit])
+def _ranked(key: str) -> tuple[list[str], list[str], list[str]]:
+    """Names starting with ``key``, names with a later part starting with it, names
+    containing it."""
     first: list[str] = []
     second: list[str] = []
     third: list[str] = []
-    for name in shown:
+    for name in _zones()[0]:
         lower = name.lower()
         if lower.startswith(key):
             first.append(name)
@@ -227,26 +227,42 @@ def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
             second.append(name)
         elif key in lower:
             third.append(name)
+    return first, second, third
+
+
+def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
+    """IANA zone names for autocomplete, at most ``limit``: those whose whole name starts with
+    ``prefix`` first (``europe/b``), then those where a part of it does (``berl``,
+    ``new york``), then those containing it; case-insensitive, spaces read as ``_``."""
+    key = _zone_key(prefix)
+    if not key:
+        return list(_zones()[0][:limit])
+    first, second, third = _ranked(key)
     return (first + second + third)[:limit]
 
 
 def lookup_zone(name: str) -> ZoneInfo:
     """The zone called ``name`` (an IANA name, any case, spaces for ``_``); :class:`WhenError`
     naming a few close names otherwise."""
-    _, by_lower = _zones()
-    found = by_lower.get(_zone_key(name)[:MAX_INPUT])
+    key = _zone_key(name)
+    found = _zones()[1].get(key)
     if found is not None:
         try:
             return ZoneInfo(found)
         except (ZoneInfoNotFoundError, ValueError):  # pragma: no cover - listed but unreadable
             pass
     shown = name.strip()[:40]
-    close = zone_suggestions(name, 3)
-    hint = (
-        f" — did you mean {', '.join(close)}?"
-        if close
-        else " — pick one from the list, like Europe/Berlin"
-    )
+    first, second, _ = _ranked(key) if key else ([], [], [])
+    close = (first + second)[:3]
+    if close:
+        hint = f" — did you mean {', '.join(close)}?"
+    elif key and "/" not in key:
+        hint = (
+            " — pick the zone of a city near you, like Europe/Berlin or America/New_York "
+            "(an abbreviation like CET or EST does not say when daylight saving time applies)"
+        )
+    else:
+        hint = " — pick one from the list, like Europe/Berlin"
     raise WhenError(f"unknown time zone {shown!r}{hint}")
 
 
