@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from gamesched.when import (
     parse_duration,
     parse_reminder_minutes,
     parse_when,
+    warm_up,
     zone_suggestions,
 )
 
@@ -91,6 +93,8 @@ BERLIN_TABLE = [
     ("jan 1 20:00", "2027-01-01 19:00"),  # no year: the next one
     ("1 jan 2027 20:00", "2027-01-01 19:00"),
     ("2027-01-15 18:00", "2027-01-15 17:00"),
+    ("tue 8 dec 20:00", "2026-12-08 19:00"),  # a day of the month after a weekday is not an hour
+    ("sat 9 jan 8pm", "2027-01-09 19:00"),
 ]
 
 NEW_YORK_TABLE = [
@@ -153,6 +157,13 @@ def test_the_same_words_are_read_in_each_persons_zone() -> None:
         ("2026-12-04T25:00+01:00", "not a valid date"),
         ("2040-01-01 20:00", "years away"),
         ("in 300 weeks", "years away"),
+        ("9999-12-31 23:59", "years away"),
+        ("9999-12-31T23:59-05:00", "years away"),
+        ("dec 31 9999 11pm", "years away"),
+        ("0001-01-01 00:00", "already passed"),
+        ("0001-01-01T00:00+05:00", "already passed"),
+        ("friday 8 dec 20:00", "Tue 08 Dec 2026 is not a Friday"),
+        ("friday the 4th at 20:00", "is not a Friday"),  # dateparser's reading: some day in April
     ],
 )
 def test_bad_input_is_refused_in_words(typed: str, words: str) -> None:
@@ -527,3 +538,8 @@ def test_reminder_minutes(typed: str, minutes: tuple[int, ...] | None) -> None:
 def test_bad_reminder_minutes(typed: str, words: str) -> None:
     with pytest.raises(WhenError, match=re.escape(words)):
         parse_reminder_minutes(typed)
+
+
+def test_warm_up_loads_dateparser() -> None:
+    warm_up()
+    assert "dateparser.date" in sys.modules

@@ -25,8 +25,13 @@ instant. The rules, in the order they apply:
   a wall time that happens twice (``2026-10-25 02:30`` in Europe/Berlin) is the first of the two
   (still on summer time). Either way :attr:`When.note` says so in a sentence.
 * Seconds are dropped: a game starts on a whole minute, so ``<t:UNIX>`` shows it exactly.
+* A weekday named must be the date's weekday: ``friday 8 dec`` (a Tuesday) is refused, and so is
+  dateparser's reading of ``friday the 4th`` (a day in April).
 * The result must be after ``now`` (a past time is refused with a suggestion, such as
   ``tomorrow 19:30``) and at most ``MAX_AHEAD_DAYS`` ahead.
+
+The first call through dateparser costs about 0.3 s (its import and English data; later calls
+about 1 ms): a process that answers interactions calls :func:`warm_up` once at start-up.
 
 Every refusal is a :class:`WhenError` whose message is a sentence to show the person.
 """
@@ -273,10 +278,11 @@ _WEEKDAYS = (
     "saturday|sat|sunday|sun"
 )
 _DAY_WORDS = rf"(?:today|tomorrow|tonight|{_WEEKDAYS})"
+_MONTH_WORDS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
 _AMPM = r"\s*(?:am|pm|a\.m\.?|p\.m\.?)"
 # a lone hour: the whole text, after "at", or after a day word; not followed by a time part
 _BARE_HOUR = re.compile(
-    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock))",
+    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock|st\b|nd\b|rd\b|th\b|{_MONTH_WORDS}))",
     re.ASCII,
 )
 _OFFSET_ISO = re.compile(
@@ -493,6 +499,44 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     docstring for the rules. :class:`WhenError` with a sentence for the person otherwise."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
+    try:
+        return _parse_when(text, zone, now)
+    except OverflowError:  # pragma: no cover - _in_range keeps dates far from year 1 and 9999
+        raise WhenError("that date is out of range — pick a time in the next few years") from None
+
+
+def _in_range(wall: datetime, now_wall: datetime, shown: str) -> None:
+    """Refuse dates far in the past or future before they are placed in a zone (near year 1 or
+    9999 that overflows)."""
+    if wall.year > now_wall.year + MAX_AHEAD_DAYS // 366 + 1:
+        raise WhenError(
+            f"{shown!r} is more than {MAX_AHEAD_DAYS // 366} years away — is the year right?"
+        )
+    if wall < now_wall - timedelta(days=8):
+        raise WhenError(
+            f"that time ({wall:%a %d %b %Y %H:%M}) has already passed — pick a time in the future"
+        )
+
+
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAY_INDEX = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tues", "tue"),
+            ("wednesday", "wed"),
+            ("thursday", "thurs", "thur", "thu"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
+
+
+def _parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     shown = " ".join(unicodedata.normalize("NFKC", text).split())
     if not shown:
         raise WhenError("the time is empty — write it like 'fri 20:00' or 'tomorrow 19:30'")
@@ -510,6 +554,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
             explicit = datetime.fromisoformat(raw.upper().replace(" ", "T", 1).replace(" ", ""))
         except ValueError:
             raise WhenError(f"{shown!r} is not a valid date and time") from None
+        _in_range(explicit.replace(tzinfo=None), now.replace(tzinfo=None), shown)
         return _finish(explicit, zone, now, None, shown)
 
     if match := _PLAIN_ISO.match(raw):
@@ -518,6 +563,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
             wall = datetime.combine(date(year, month, day), dtime(hour, minute))
         except ValueError:
             raise WhenError(f"{shown!r} is not a valid date and time") from None
+        _in_range(wall, now_wall, shown)
         at, note = localize(wall, zone)
         return _finish(at, zone, now, note, shown)
 
@@ -540,6 +586,14 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
         )
     if period != "time" and not raw.startswith("in "):
         raise WhenError(f"{shown!r} has no time of day — add one, like '{shown} 20:00'")
+    _in_range(parsed.replace(tzinfo=None), now_wall, shown)
+    named = {_WEEKDAY_INDEX[w] for w in re.findall(rf"\b(?:{_WEEKDAYS})\b", raw)}
+    if len(named) == 1 and parsed.weekday() not in named:
+        # dateparser can read "friday the 4th" as some day of April: say so, never guess
+        raise WhenError(
+            f"{shown!r}: {parsed:%a %d %b %Y} is not a {_WEEKDAY_NAMES[named.pop()]} — "
+            "check the day, or write just the date, like 'dec 4 20:00'"
+        )
     if parsed.tzinfo is not None and parsed.utcoffset() is not None:
         return _finish(parsed, zone, now, None, shown)  # an explicit zone in the text wins
     wall = parsed.replace(second=0, microsecond=0)
@@ -554,6 +608,11 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
         wall -= timedelta(days=7)
     at, note = localize(wall, zone)
     return _finish(at, zone, now, note, shown)
+
+
+def warm_up() -> None:
+    """Load dateparser and its English data now rather than in the first interaction."""
+    parse_when("fri 8pm", ZoneInfo("UTC"), datetime(2000, 1, 3, tzinfo=UTC))
 
 
 def discord_timestamp(at: datetime, style: str = "F") -> str:
