@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -543,3 +545,30 @@ def test_bad_reminder_minutes(typed: str, words: str) -> None:
 def test_warm_up_loads_dateparser() -> None:
     warm_up()
     assert "dateparser.date" in sys.modules
+
+
+def test_the_machines_own_zone_is_never_needed() -> None:
+    """dateparser's default looks up the machine's zone, which fails (with a FutureWarning)
+    where TZ is unset or odd, as in some containers; the zone is always the person's."""
+    code = (
+        "from datetime import UTC, datetime\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from gamesched.when import parse_when\n"
+        "now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)\n"
+        "for typed in ('fri 8pm', '8pm EST', 'tomorrow 19:30'):\n"
+        "    print(parse_when(typed, ZoneInfo('Europe/Berlin'), now).at.isoformat())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        env={**os.environ, "TZ": "Nowhere/Nothing"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "2026-11-27T19:00:00+00:00",
+        "2026-11-26T01:00:00+00:00",
+        "2026-11-26T18:30:00+00:00",
+    ]

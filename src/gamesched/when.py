@@ -487,6 +487,10 @@ def _dateparser(text: str, now_wall: datetime) -> tuple[datetime | None, str | N
             "PREFER_DATES_FROM": "future",
             "RELATIVE_BASE": now_wall,
             "RETURN_TIME_AS_PERIOD": True,
+            # naive wall-clock arithmetic, and no look-up of the machine's zone (dateparser's
+            # default, "local", fails, with a FutureWarning, where TZ is unset or odd); a zone
+            # written in the text still comes back aware (converted to UTC)
+            "TIMEZONE": "UTC",
             "STRICT_PARSING": False,
         },
     )
