@@ -572,3 +572,9 @@ def test_the_machines_own_zone_is_never_needed() -> None:
         "2026-11-26T01:00:00+00:00",
         "2026-11-26T18:30:00+00:00",
     ]
+
+
+def test_a_zone_in_the_text_picks_the_day_from_the_real_now() -> None:
+    # 08:00 Thursday in Tokyo is 18:00 Wednesday in New York: 8pm EST is two hours away
+    now = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+    assert parse_when("8pm EST", ZoneInfo("Asia/Tokyo"), now).at == utc("2026-11-26 01:00")

@@ -583,6 +583,10 @@ def _parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     rewritten = _rewrite_bare_hour(_rewrite_dates(raw), shown)
     rewritten = re.sub(r"\btonight\b", "today", rewritten)
     parsed, period = _dateparser(rewritten, now_wall)
+    if parsed is not None and parsed.tzinfo is not None:
+        # a zone in the text ("8pm EST"): dateparser took the base for UTC; pick the day again
+        # from the real now
+        parsed, period = _dateparser(rewritten, now.replace(tzinfo=None))
     if parsed is None or (period != "time" and raw.startswith("in ")) or _digits(rewritten):
         raise WhenError(
             f"I can't read {shown!r} as a time — try 'fri 20:00', 'tomorrow 7:30pm', 'in 2h' "
