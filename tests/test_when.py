@@ -48,6 +48,8 @@ BERLIN_TABLE = [
     ("friday at 8:30pm", "2026-11-27 19:30"),
     ("friday 8:30", "2026-11-27 07:30"),  # HH:MM is the 24-hour clock
     ("friday at 0", "2026-11-26 23:00"),  # midnight starting Friday
+    ("friday 00:00", "2026-11-26 23:00"),  # dateparser calls 00:00 a "day": still a time
+    ("friday 12am", "2026-11-26 23:00"),
     ("next friday 20:00", "2026-11-27 19:00"),  # dateparser: the coming Friday
     ("thursday 8.30pm", "2026-11-26 19:30"),
     ("sat 9am", "2026-11-28 08:00"),
@@ -578,3 +580,35 @@ def test_a_zone_in_the_text_picks_the_day_from_the_real_now() -> None:
     # 08:00 Thursday in Tokyo is 18:00 Wednesday in New York: 8pm EST is two hours away
     now = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
     assert parse_when("8pm EST", ZoneInfo("Asia/Tokyo"), now).at == utc("2026-11-26 01:00")
+
+
+NOWS = st.datetimes(
+    min_value=datetime(2027, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    now=NOWS,
+    zone_name=st.sampled_from(PROPERTY_ZONES),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+)
+def test_tomorrow_is_the_next_local_date_at_that_wall_time(
+    now: datetime, zone_name: str, hour: int, minute: int
+) -> None:
+    zone = ZoneInfo(zone_name)
+    when = parse_when(f"tomorrow {hour}:{minute:02d}", zone, now)
+    local = when.at.astimezone(zone)
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    if when.note is None:
+        assert (local.date(), local.hour, local.minute) == (tomorrow, hour, minute)
+    else:  # in a gap: moved forward by it (at most a few hours); in a fold: the first one
+        assert local.date() == tomorrow or "does not exist" in when.note
+        assert ("does not exist" in when.note) != ("happens twice" in when.note)
+
+
+@given(now=NOWS, minutes=st.integers(1, 5 * 365 * 24 * 60))
+def test_in_minutes_is_that_many_real_minutes(now: datetime, minutes: int) -> None:
+    when = parse_when(f"in {minutes} minutes", NEW_YORK, now)
+    assert when.at == (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)

@@ -308,6 +308,7 @@ _MONTHS = [
     "november",
     "december",
 ]
+_TIME_TOKEN = re.compile(rf"\d(?:[:.h]\d\d|{_AMPM})|\b(?:noon|midnight)\b", re.ASCII)
 _BARE_DURATION = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:h|hr|hrs|m|min|mins)$", re.ASCII)
 
 
@@ -592,7 +593,9 @@ def _parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
             f"I can't read {shown!r} as a time — try 'fri 20:00', 'tomorrow 7:30pm', 'in 2h' "
             "or '2026-12-04 20:00'"
         )
-    if period != "time" and not raw.startswith("in "):
+    if period != "time" and not raw.startswith("in ") and not _TIME_TOKEN.search(rewritten):
+        # (dateparser gives the period "day" for a time of 00:00: the text says whether a time
+        # was written)
         raise WhenError(f"{shown!r} has no time of day — add one, like '{shown} 20:00'")
     _in_range(parsed.replace(tzinfo=None), now_wall, shown)
     named = {_WEEKDAY_INDEX[w] for w in re.findall(rf"\b(?:{_WEEKDAYS})\b", raw)}
