@@ -30,6 +30,14 @@ instant. The rules, in the order they apply:
 * The result must be after ``now`` (a past time is refused with a suggestion, such as
   ``tomorrow 19:30``) and at most ``MAX_AHEAD_DAYS`` ahead.
 
+dateparser (1.5) alone gets these wrong, which is why the rules above come first: a bare hour
+is a month or a year (``friday at 8`` is 25 August, ``32`` is 2032); ``20h`` is twenty hours
+from now; ``tonight at 9`` is 15:00; ``04.12.2026`` is 12 April; a weekday named for today is
+next week's even when the time is still ahead; ``friday the 4th`` is a day in April; a time of
+00:00 reports the period "day"; relative hours are wall-clock arithmetic (wrong across DST);
+and with its default zone, "local", it looks up the machine's zone and fails where TZ is odd
+(``TIMEZONE`` is set to UTC here: it only does naive wall-clock arithmetic).
+
 The first call through dateparser costs about 0.3 s (its import and English data; later calls
 about 1 ms): a process that answers interactions calls :func:`warm_up` once at start-up.
 
