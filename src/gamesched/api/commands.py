@@ -360,6 +360,13 @@ def _failure(kind: int, exc: Exception) -> Answer:
     return update(sentence) if kind == COMPONENT else message(sentence)
 
 
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop (or its own ? or !)."""
+    text = text.strip()
+    text = f"{text[:1].upper()}{text[1:]}"
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
 def explain(exc: Exception) -> str:
     """One sentence for the person, whatever went wrong."""
     if isinstance(exc, Refusal):
@@ -376,8 +383,7 @@ def explain(exc: Exception) -> str:
     if isinstance(exc, errors.InvalidInput):
         if exc.field == "scheduled_at":
             return "That time has passed by now; pick a later one."
-        text = exc.message.removeprefix("reminder_minutes: ")
-        return text if text.endswith(".") else f"{text[:1].upper()}{text[1:]}."
+        return sentence(exc.message.removeprefix("reminder_minutes: "))
     if isinstance(exc, errors.Conflict):
         return f"Sorry, you can't do that now: {exc.message}."
     if isinstance(exc, sa_exc.SQLAlchemyError | errors.DatabaseUnavailable):
@@ -649,16 +655,18 @@ def _modal_submit(ctx: Ctx) -> Answer:
             at = current.scheduled_at  # unchanged: keep the exact instant (DST folds included)
         else:
             try:
-                parsed = when.parse_when(typed[FIELD_WHEN], zone.name, ctx.now)
+                parsed = when.parse_when(typed[FIELD_WHEN], when.lookup_zone(zone.name), ctx.now)
             except when.WhenError as exc:
-                raise Refusal(f"{exc.message} (Times are read in {_zone_words(zone)}.)") from None
+                raise Refusal(
+                    f"{sentence(str(exc))} (Times are read in {_zone_words(zone)}.)"
+                ) from None
             at, note = parsed.at, parsed.note
         duration = None
         if typed[FIELD_DURATION]:
             try:
                 duration = when.parse_duration(typed[FIELD_DURATION])
             except when.WhenError as exc:
-                raise Refusal(exc.message) from None
+                raise Refusal(sentence(str(exc))) from None
         seats = None
         if typed[FIELD_PLAYERS]:
             if not re.fullmatch(r"[0-9]{1,4}", typed[FIELD_PLAYERS]) or not (

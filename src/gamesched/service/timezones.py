@@ -29,7 +29,7 @@ def checked_zone(name: str) -> str:
     try:
         found = when.lookup_zone(name)
     except when.WhenError as exc:
-        raise errors.InvalidInput(exc.message, field="timezone") from exc
+        raise errors.InvalidInput(str(exc), field="timezone") from exc
     key = getattr(found, "key", None)
     return key if isinstance(key, str) else str(found)
 
