@@ -80,9 +80,7 @@ class Slash:
 
     def command(self, name: str, sub: str | None = None, **options: Any) -> dict[str, Any]:
         opts = [{"name": k, "type": _type(v), "value": v} for k, v in options.items()]
-        if sub is not None:
-            opts = [{"name": sub, "type": 1, "options": opts}]
-        return self.send(2, {"id": "1", "name": name, "type": 1, "options": opts})
+        return self.send(2, {"id": "1", "name": name, "type": 1, "options": _nest(sub, opts)})
 
     def game(self, sub: str, **options: Any) -> dict[str, Any]:
         return self.command("game", sub, **options)
@@ -92,9 +90,7 @@ class Slash:
     ) -> dict[str, Any]:
         opts = [{"name": k, "type": _type(v), "value": v} for k, v in others.items()]
         opts.append({"name": focused, "type": 3, "value": value, "focused": True})
-        if sub is not None:
-            opts = [{"name": sub, "type": 1, "options": opts}]
-        return self.send(4, {"id": "1", "name": name, "type": 1, "options": opts})
+        return self.send(4, {"id": "1", "name": name, "type": 1, "options": _nest(sub, opts)})
 
     def submit(self, custom_id: str, **fields: str) -> dict[str, Any]:
         rows = [
@@ -134,6 +130,15 @@ class Slash:
                 return list(result) if result.returns_rows else []
         finally:
             engine.dispose()
+
+
+def _nest(sub: str | None, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Options inside their subcommand (``"list"``) or grouped subcommand (``"remind game"``)."""
+    if sub is None:
+        return options
+    *group, name = sub.split()
+    nested = [{"name": name, "type": 1, "options": options}]
+    return [{"name": group[0], "type": 2, "options": nested}] if group else nested
 
 
 def _type(value: Any) -> int:

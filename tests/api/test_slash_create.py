@@ -95,9 +95,7 @@ def test_create_preview_confirm_writes_the_game_its_schedule_and_its_event(slash
 
 def test_without_a_zone_of_ones_own_the_servers_zone_is_used(slash: Slash) -> None:
     admin = slash.as_(user=OTHER_MEMBER, permissions=1 << 5)
-    assert "America/New_York" in content(
-        admin.command("timezone", zone="America/New_York", server=True)
-    )
+    assert "America/New_York" in content(admin.game("settings", timezone="America/New_York"))
     start = datetime.now(UTC) + timedelta(days=5)
     preview = slash.create(_wall(start, "America/New_York"))
     assert stamped(preview) == start.replace(second=0, microsecond=0)
@@ -204,3 +202,28 @@ def test_a_time_that_passed_between_preview_and_confirm_is_refused(slash: Slash)
     answer = slash.click(buttons(preview)["Confirm"])
     assert "passed" in content(answer)
     assert slash.sql("SELECT count(*) FROM game_sessions")[0][0] == 0
+
+
+def test_create_in_a_named_channel_announces_there(slash: Slash) -> None:
+    second = "200000000000000003"
+    resp = slash.api.http.post(
+        f"/api/v1/guilds/{_slash.GUILD}/channels",
+        json={"discord_channel_id": second, "name": "board-games"},
+    )
+    assert resp.status_code == 201, resp.text
+    modal = slash.game("create", channel=second)
+    assert modal["data"]["custom_id"] == f"game:create:{second}"
+    preview = slash.submit(modal["data"]["custom_id"], title="Go", when="in 6h")
+    # Edit keeps the channel
+    again = slash.click(buttons(preview)["Edit"])
+    assert again["data"]["custom_id"] == f"game:create:{second}"
+    slash.click(buttons(preview)["Confirm"])
+    rows = slash.sql(
+        "SELECT c.discord_channel_id FROM game_sessions g JOIN channels c ON c.id = g.channel_id"
+    )
+    assert rows == [(second,)]
+    # a channel of another guild, or none registered, cannot be named
+    for channel in (_slash.OTHER_CHANNEL, UNREGISTERED_CHANNEL):
+        assert "admin must register" in content(slash.game("create", channel=channel))
+        forged = slash.submit(f"game:create:{channel}", title="Go", when="in 6h")
+        assert "admin must register" in content(forged)

@@ -66,6 +66,8 @@ def test_list_pages_through_this_guilds_open_games(slash: Slash) -> None:
     assert [(b["label"], b["disabled"]) for b in row] == [("Previous", False), ("Next", True)]
     back = slash.click(buttons(second)["Previous"])
     assert "Game 0" in content(back)
+    assert "Game 5" in content(slash.game("list", page=2))
+    assert "No more games" in content(slash.game("list", page=9))
 
     empty = slash.as_(guild=OTHER_GUILD, channel=OTHER_CHANNEL).game("list")
     assert "Elsewhere" in content(empty)
@@ -109,10 +111,10 @@ def test_a_game_of_another_guild_is_not_found(slash: Slash) -> None:
     for sub in ("cancel", "edit"):
         answer = admin.game(sub, game=theirs["id"])
         assert "can't find that game" in ephemeral_sentence(answer), sub
-    answer = admin.game("remind", minutes="30", game=theirs["id"])
+    answer = admin.game("remind game", game=theirs["id"], minutes="30")
     assert "can't find that game" in ephemeral_sentence(answer)
     # a forged edit modal for it is refused the same way
-    forged = admin.submit(f"gs:edit:{theirs['id']}", title="Mine now", when="in 2h")
+    forged = admin.submit(f"game:edit:{theirs['id']}", title="Mine now", when="in 2h")
     assert "can't find that game" in ephemeral_sentence(forged)
     for nonsense in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         assert "can't find that game" in content(admin.game("cancel", game=nonsense))
@@ -127,7 +129,7 @@ def test_edit_prefills_the_modal_in_the_persons_zone_and_confirm_moves_the_game(
     start = (datetime.now(UTC) + timedelta(days=4)).replace(second=0, microsecond=0)
     game = _game(slash, scheduled_at=start.isoformat(), expected_duration_minutes=90, max_players=4)
     modal = slash.game("edit", game=game["id"])
-    assert modal["type"] == 9 and modal["data"]["custom_id"] == f"gs:edit:{game['id']}"
+    assert modal["type"] == 9 and modal["data"]["custom_id"] == f"game:edit:{game['id']}"
     values = {
         row["components"][0]["custom_id"]: row["components"][0].get("value")
         for row in modal["data"]["components"]
@@ -170,7 +172,7 @@ def test_edit_prefills_the_modal_in_the_persons_zone_and_confirm_moves_the_game(
 def test_an_edit_preview_is_checked_again_on_confirm(slash: Slash) -> None:
     game = _game(slash)
     host = slash
-    preview = host.submit(f"gs:edit:{game['id']}", title="X", when="in 5h")
+    preview = host.submit(f"game:edit:{game['id']}", title="X", when="in 5h")
     # the game is cancelled meanwhile: the edit cannot be saved
     host.game("cancel", game=game["id"])
     answer = host.click(buttons(preview)["Confirm"])
@@ -182,44 +184,43 @@ def test_an_edit_preview_is_checked_again_on_confirm(slash: Slash) -> None:
 
 def test_remind_for_a_game_a_channel_and_the_guild(slash: Slash) -> None:
     game = _game(slash, scheduled_at=_in(3))
-    answer = slash.game("remind", minutes="120, 30", game=game["id"])
-    assert "reminders 120 min, 30 min before the start" in ephemeral_sentence(answer)
+    answer = slash.game("remind game", game=game["id"], minutes="120, 30")
+    assert "reminders 2 h, 30 min before the start" in ephemeral_sentence(answer)
     rows = slash.sql(
         "SELECT reminder_minutes FROM notification_schedule WHERE game_id = :g ORDER BY 1",
         g=game["id"],
     )
     assert rows == [(30,), (120,)]
-    assert "no reminders" in content(slash.game("remind", minutes="none", game=game["id"]))
+    assert "no reminders" in content(slash.game("remind game", game=game["id"], minutes="none"))
     assert slash.sql(
         "SELECT count(*) FROM notification_schedule WHERE game_id = :g AND NOT sent", g=game["id"]
     ) == [(0,)]
-    assert "default" in content(slash.game("remind", minutes="default", game=game["id"]))
+    assert "default" in content(slash.game("remind game", game=game["id"], minutes="default"))
 
     # channel and guild settings need Manage Server; the host alone is not enough
-    refused = slash.game("remind", minutes="45", channel=CHANNEL)
+    refused = slash.game("remind channel", channel=CHANNEL, minutes="45")
     assert "Manage Server" in ephemeral_sentence(refused)
-    refused = slash.as_(permissions=MANAGE_EVENTS).game("remind", minutes="45")
+    refused = slash.as_(permissions=MANAGE_EVENTS).game("remind guild", minutes="45")
     assert "Manage Server" in ephemeral_sentence(refused)
 
     admin = slash.as_(user=OTHER_MEMBER, permissions=MANAGE_GUILD)
-    assert f"<#{CHANNEL}>" in content(admin.game("remind", minutes="45", channel=CHANNEL))
+    assert f"<#{CHANNEL}>" in content(admin.game("remind channel", channel=CHANNEL, minutes="45"))
     rows = slash.sql(
         "SELECT reminder_minutes FROM notification_schedule WHERE game_id = :g", g=game["id"]
     )
     assert rows == [(45,)]  # the game inherits its channel's again
-    assert "this server" in content(admin.game("remind", minutes="10"))
+    assert "this server" in content(admin.game("remind guild", minutes="10"))
     assert slash.sql(
         "SELECT reminder_minutes FROM guilds WHERE discord_guild_id = :g", g=_slash.GUILD
     ) == [([10],)]
     # another guild's channel is not this guild's to configure
-    answer = admin.game("remind", minutes="5", channel=OTHER_CHANNEL)
+    answer = admin.game("remind channel", channel=OTHER_CHANNEL, minutes="5")
     assert "admin must register" in ephemeral_sentence(answer)
 
     for bad in ("soon", "-5", "0 0", "600000", ""):
-        answer = admin.game("remind", minutes=bad)
+        answer = admin.game("remind guild", minutes=bad)
         assert answer["type"] == 4 and "this server now" not in content(answer), bad
-    both = admin.game("remind", minutes="5", channel=CHANNEL, game=game["id"])
-    assert "not both" in content(both)
+    assert "1 h, 15 min before" in content(admin.game("remind guild", minutes="1h 15m"))
 
 
 def test_game_autocomplete_offers_this_guilds_open_games(slash: Slash) -> None:

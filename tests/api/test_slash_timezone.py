@@ -44,13 +44,13 @@ def test_an_unknown_zone_is_refused_with_suggestions_and_nothing_stored(slash: S
 
 def test_the_servers_zone_needs_manage_guild(slash: Slash) -> None:
     for perms in (_slash.PLAIN, MANAGE_EVENTS):
-        answer = slash.as_(permissions=perms).command("timezone", zone="Europe/Paris", server=True)
+        answer = slash.as_(permissions=perms).game("settings", timezone="Europe/Paris")
         assert "Manage Server" in ephemeral_sentence(answer)
     assert slash.sql("SELECT timezone FROM guilds WHERE discord_guild_id = :g", g=GUILD) == [
         ("UTC",)
     ]
     for perms, zone in ((MANAGE_GUILD, "Europe/Paris"), (ADMINISTRATOR, "Europe/Rome")):
-        answer = slash.as_(permissions=perms).command("timezone", zone=zone, server=True)
+        answer = slash.as_(permissions=perms).game("settings", timezone=zone)
         assert f"server's time zone is now {zone}" in content(answer)
     assert slash.sql("SELECT timezone FROM guilds WHERE discord_guild_id = :g", g=GUILD) == [
         ("Europe/Rome",)
@@ -62,9 +62,9 @@ def test_the_servers_zone_needs_manage_guild(slash: Slash) -> None:
 
 def test_the_servers_zone_of_an_unregistered_server_or_a_dm(slash: Slash) -> None:
     admin = slash.as_(permissions=MANAGE_GUILD)
-    answer = admin.as_(guild="100000000000000777").command("timezone", zone="UTC", server=True)
+    answer = admin.as_(guild="100000000000000777").game("settings", timezone="UTC")
     assert "isn't set up" in ephemeral_sentence(answer)
-    answer = admin.as_(guild=None).command("timezone", zone="UTC", server=True)
+    answer = admin.as_(guild=None).game("settings", timezone="UTC")
     assert "only work in a server" in ephemeral_sentence(answer)
 
 
@@ -84,3 +84,15 @@ def test_each_person_has_their_own_zone(slash: Slash) -> None:
     slash.as_(user=OTHER_MEMBER).command("timezone", zone="America/New_York")
     rows = slash.sql("SELECT discord_user_id, timezone FROM user_settings ORDER BY 1")
     assert rows == [(MEMBER, "Europe/Berlin"), (OTHER_MEMBER, "America/New_York")]
+
+
+def test_without_a_zone_timezone_and_settings_say_what_is_in_force(slash: Slash) -> None:
+    shown = ephemeral_sentence(slash.command("timezone"))
+    assert "the server's time zone, UTC" in shown
+    slash.command("timezone", zone="Pacific/Auckland")
+    assert "your time zone, Pacific/Auckland" in content(slash.command("timezone"))
+    # in a DM there is no server: UTC unless the person set one
+    dm = slash.as_(guild=None, user=OTHER_MEMBER).command("timezone")
+    assert "UTC" in content(dm)
+    settings = ephemeral_sentence(slash.game("settings"))  # anyone may look
+    assert "time zone: UTC" in settings and "1 h, 15 min before the start" in settings

@@ -56,6 +56,7 @@ MANAGE_GUILD = 1 << 5
 MANAGE_EVENTS = 1 << 33
 
 SUB_COMMAND = 1
+SUB_COMMAND_GROUP = 2
 ACTION_ROW = 1
 BUTTON = 2
 TEXT_INPUT = 4
@@ -63,19 +64,21 @@ SHORT = 1
 PARAGRAPH = 2
 PRIMARY, SECONDARY, SUCCESS = 1, 2, 3
 
-# -- our names (the registered command JSON must use the same) ----------------------------------
+# -- our names: the same as the registered command JSON (gamesched.discord_commands) -------------
 
 GAME_COMMAND = "game"
 TIMEZONE_COMMAND = "timezone"
-OPT_ZONE = "zone"
-OPT_SERVER = "server"
+OPT_ZONE = "zone"  # /timezone [zone]
+OPT_TIMEZONE = "timezone"  # /game settings [timezone]
 OPT_GAME = "game"
 OPT_MINUTES = "minutes"
 OPT_CHANNEL = "channel"
+OPT_PAGE = "page"  # 1-based
 
-#: Modal custom_ids: a new game, or an edit of the game whose id follows.
-MODAL_NEW = "gs:new"
-MODAL_EDIT = "gs:edit:"
+#: Modal custom_ids: a new game (``game:create``, or ``game:create:<channel>`` when ``/game
+#: create channel:`` named another channel), or an edit of the game whose id follows.
+MODAL_NEW = "game:create"
+MODAL_EDIT = "game:edit:"
 #: Button custom_ids: Confirm and Edit carry the draft id; paging carries the page number.
 CONFIRM = "gs:confirm:"
 REDO = "gs:redo:"
@@ -279,17 +282,19 @@ def _zone_words(zone: timezones.Zone) -> str:
 
 
 def _options(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
-    """(subcommand, {option: value}, focused option) of a command or autocomplete."""
+    """(subcommand, {option: value}, focused option) of a command or autocomplete; a grouped
+    subcommand is named with its group (``remind game``)."""
     options = data.get("options")
-    sub = None
-    if (
+    names: list[str] = []
+    while (
         isinstance(options, list)
         and options
         and isinstance(options[0], dict)
-        and options[0].get("type") == SUB_COMMAND
+        and options[0].get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP)
     ):
-        sub = str(options[0].get("name"))
+        names.append(str(options[0].get("name")))
         options = options[0].get("options")
+    sub = " ".join(names) or None
     values: dict[str, Any] = {}
     focused = None
     for option in options if isinstance(options, list) else []:
@@ -402,31 +407,31 @@ def _command(ctx: Ctx) -> Answer:
         return message(UNKNOWN)
     handler: Callable[[Ctx, dict[str, Any]], Answer] | None = {
         "create": _create,
-        "list": lambda c, _v: _list_page(c, 0, as_update=False),
+        "list": _list,
         "cancel": _cancel,
         "edit": _edit,
-        "remind": _remind,
+        "remind game": _remind,
+        "remind channel": _remind,
+        "remind guild": _remind,
+        "settings": _settings,
     }.get(sub or "")
     return message(UNKNOWN) if handler is None else handler(ctx, values)
 
 
 def _timezone(ctx: Ctx, values: dict[str, Any]) -> Answer:
+    """``/timezone [zone]``: set the person's own zone, or say which one their times are in."""
     zone = values.get(OPT_ZONE)
+    if zone is None:
+        with ctx.factory() as session:
+            current = timezones.zone_for(
+                session, discord_user_id=ctx.user_id, discord_guild_id=ctx.guild_id
+            )
+        return message(
+            f"Times you type are read in {_zone_words(current)}; "
+            f"it's {_local_now(current.name, ctx.now)} there."
+        )
     if not isinstance(zone, str) or not zone.strip():
         raise Refusal("Tell me a time zone, like Europe/Berlin or America/New_York.")
-    if values.get(OPT_SERVER) is True:
-        guild_id = _guild(ctx)
-        if not ctx.has(MANAGE_GUILD):
-            raise Refusal("Sorry, only members with Manage Server can set the server's time zone.")
-        with ctx.factory.begin() as session:
-            guild = timezones.set_guild_zone(
-                session, discord_guild_id=guild_id, guild_scope=None, zone=zone, now=ctx.now
-            )
-            name = guild.timezone
-        return message(
-            f"This server's time zone is now {name} (it's {_local_now(name, ctx.now)} there). "
-            "Members who haven't set their own zone type times in it."
-        )
     with ctx.factory.begin() as session:
         name = timezones.set_user_zone(session, discord_user_id=ctx.user_id, zone=zone, now=ctx.now)
     return message(
@@ -435,22 +440,73 @@ def _timezone(ctx: Ctx, values: dict[str, Any]) -> Answer:
     )
 
 
+def _settings(ctx: Ctx, values: dict[str, Any]) -> Answer:
+    """``/game settings [timezone]``: show the server's settings, or (Manage Server) set its
+    default time zone."""
+    guild_id = _guild(ctx)
+    zone = values.get(OPT_TIMEZONE)
+    if zone is not None:
+        if not ctx.has(MANAGE_GUILD):
+            raise Refusal("Sorry, only members with Manage Server can set the server's time zone.")
+        with ctx.factory.begin() as session:
+            guild = timezones.set_guild_zone(
+                session, discord_guild_id=guild_id, guild_scope=None, zone=str(zone), now=ctx.now
+            )
+            name = guild.timezone
+        return message(
+            f"This server's time zone is now {name} (it's {_local_now(name, ctx.now)} there). "
+            "Members who haven't set their own zone type times in it."
+        )
+    with ctx.factory() as session:
+        guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
+        reminders = list(guild.reminder_minutes)
+        text = (
+            f"This server's time zone: {guild.timezone} (for members who set none with "
+            f"`/timezone`).\nReminders: {_reminder_words(reminders)}.\n"
+            f"A game lasts {_minutes_text(guild.default_duration_minutes)} unless its host "
+            "says otherwise."
+        )
+    return message(text)
+
+
+def _reminder_words(minutes: list[int] | None) -> str:
+    if minutes is None:
+        return "the default reminders"
+    if not minutes:
+        return "no reminders"
+    return (
+        "reminders "
+        + ", ".join(_minutes_text(m) for m in sorted(minutes, reverse=True))
+        + (" before the start")
+    )
+
+
 def _local_now(zone: str, now: datetime) -> str:
     return now.astimezone(ZoneInfo(zone)).strftime("%H:%M on %a %d %b")
 
 
 def _create(ctx: Ctx, values: dict[str, Any]) -> Answer:
+    """The modal, once we know the game can be announced where it is asked for."""
     guild_id = _guild(ctx)
+    named = values.get(OPT_CHANNEL)
+    channel_id = str(named) if named is not None else ctx.channel_id
     with ctx.factory() as session:
-        if ctx.channel_id is None:
-            raise Refusal(CHANNEL_UNKNOWN)
-        _channel, guild = scope.get_channel(
-            session, discord_channel_id=ctx.channel_id, guild_scope=None
-        )
-        if guild.discord_guild_id != guild_id:
-            raise Refusal(CHANNEL_UNKNOWN)
+        _announce_in(session, guild_id, channel_id)
         zone = timezones.zone_for(session, discord_user_id=ctx.user_id, discord_guild_id=guild_id)
-    return game_modal(MODAL_NEW, {}, zone.name)
+    custom_id = MODAL_NEW if named is None else f"{MODAL_NEW}:{channel_id}"
+    return game_modal(custom_id, {}, zone.name)
+
+
+def _announce_in(session: orm.Session, guild_id: str, channel_id: str | None) -> str:
+    """The channel, if it is registered for this guild; else a Refusal saying what to do."""
+    if channel_id is None:
+        raise Refusal(CHANNEL_UNKNOWN)
+    guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
+    try:
+        scope.get_channel(session, discord_channel_id=channel_id, guild_scope=guild.id)
+    except errors.NotFound:
+        raise Refusal(CHANNEL_UNKNOWN) from None
+    return channel_id
 
 
 def _edit(ctx: Ctx, values: dict[str, Any]) -> Answer:
@@ -503,19 +559,29 @@ def _cancel(ctx: Ctx, values: dict[str, Any]) -> Answer:
 
 
 def parse_minutes(text: str) -> list[int] | None:
-    """``60 15`` or ``60, 15`` -> [60, 15]; ``none`` -> [] (no reminders); ``default`` -> None
-    (inherit again). Refusal for anything else."""
+    """``60 15``, ``60, 15`` or ``1h 15m`` -> [60, 15]; ``none`` -> [] (no reminders);
+    ``default`` -> None (inherit again). Refusal for anything else."""
     words = [w for w in re.split(r"[\s,;]+", text.strip().lower()) if w]
     if words == ["none"]:
         return []
     if words == ["default"]:
         return None
-    if not words or not all(re.fullmatch(r"[0-9]{1,6}", w) for w in words):
+    minutes = []
+    for word in words:
+        if re.fullmatch(r"[0-9]{1,6}", word):
+            minutes.append(int(word))
+            continue
+        try:
+            minutes.append(when.parse_duration(word))
+        except when.WhenError:
+            minutes = []
+            break
+    if not minutes:
         raise Refusal(
-            "Give reminder minutes as whole numbers, like `60 15`; "
+            "Give reminder minutes like `60 15` or `1h 15m`; "
             "`none` for no reminders, `default` to use the channel's or server's."
         )
-    return [int(w) for w in words]
+    return minutes
 
 
 def _remind(ctx: Ctx, values: dict[str, Any]) -> Answer:
@@ -524,17 +590,7 @@ def _remind(ctx: Ctx, values: dict[str, Any]) -> Answer:
     game_value, channel_value = values.get(OPT_GAME), values.get(OPT_CHANNEL)
     if game_value is not None and channel_value is not None:
         raise Refusal("Pick a game or a channel, not both (neither: the whole server).")
-    said = (
-        "no reminders"
-        if minutes == []
-        else (
-            "the default reminders"
-            if minutes is None
-            else "reminders "
-            + ", ".join(f"{m} min" for m in sorted(minutes, reverse=True))
-            + " before the start"
-        )
-    )
+    said = _reminder_words(minutes)
     with ctx.factory.begin() as session:
         guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
         if game_value is not None:
@@ -584,6 +640,11 @@ def _remind(ctx: Ctx, values: dict[str, Any]) -> Answer:
         )
 
 
+def _list(ctx: Ctx, values: dict[str, Any]) -> Answer:
+    page = values.get(OPT_PAGE)
+    return _list_page(ctx, int(page) - 1 if isinstance(page, int) else 0, as_update=False)
+
+
 def _list_page(ctx: Ctx, page: int, *, as_update: bool) -> Answer:
     guild_id = _guild(ctx)
     page = max(0, min(page, MAX_PAGE))
@@ -622,8 +683,11 @@ def _modal_submit(ctx: Ctx) -> Answer:
     guild_id = _guild(ctx)
     custom_id = str(ctx.data.get("custom_id") or "")
     game_id: uuid.UUID | None = None
+    channel_id = ctx.channel_id
     if custom_id.startswith(MODAL_EDIT):
         game_id = _game_id(custom_id.removeprefix(MODAL_EDIT))
+    elif custom_id.startswith(f"{MODAL_NEW}:"):
+        channel_id = custom_id.removeprefix(f"{MODAL_NEW}:")
     elif custom_id != MODAL_NEW:
         return message("Sorry, I don't understand that form.")
     typed = modal_values(ctx.data)
@@ -643,10 +707,8 @@ def _modal_submit(ctx: Ctx) -> Answer:
                 discord_user_id=ctx.user_id,
                 manager=ctx.manages_events,
             ).game
-        elif ctx.channel_id is None:
-            raise Refusal(CHANNEL_UNKNOWN)
         else:
-            scope.get_channel(session, discord_channel_id=ctx.channel_id, guild_scope=guild.id)
+            _announce_in(session, guild_id, channel_id)
         title = typed[FIELD_TITLE]
         if not title:
             raise Refusal("The game needs a title.")
@@ -678,7 +740,7 @@ def _modal_submit(ctx: Ctx) -> Answer:
             session,
             discord_user_id=ctx.user_id,
             discord_guild_id=guild_id,
-            discord_channel_id=ctx.channel_id if game_id is None else None,
+            discord_channel_id=channel_id if game_id is None else None,
             game_id=game_id,
             title=title[:200],
             description=typed[FIELD_DESCRIPTION] or None,
@@ -764,7 +826,12 @@ def _redo(ctx: Ctx, draft_id: str) -> Answer:
             now=ctx.now,
         )
         zone = timezones.zone_for(session, discord_user_id=ctx.user_id, discord_guild_id=guild_id)
-        custom_id = MODAL_NEW if draft.game_id is None else f"{MODAL_EDIT}{draft.game_id}"
+        if draft.game_id is not None:
+            custom_id = f"{MODAL_EDIT}{draft.game_id}"
+        elif draft.discord_channel_id == ctx.channel_id:
+            custom_id = MODAL_NEW
+        else:
+            custom_id = f"{MODAL_NEW}:{draft.discord_channel_id}"
         typed = {k: str(v) for k, v in draft.typed.items()}
     return game_modal(custom_id, typed, zone.name)
 
@@ -783,7 +850,7 @@ def choices(items: list[tuple[str, str]]) -> Answer:
 def _autocomplete(ctx: Ctx) -> Answer:
     _, values, focused = _options(ctx.data)
     typed = str(values.get(focused) or "") if focused else ""
-    if focused == OPT_ZONE:
+    if focused in (OPT_ZONE, OPT_TIMEZONE):
         return choices([(z, z) for z in when.zone_suggestions(typed, limit=MAX_CHOICES)])
     if focused == OPT_GAME and ctx.guild_id is not None:
         with ctx.factory() as session:
