@@ -229,6 +229,25 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    """``discord register-commands [--guild ID]``: bulk-overwrite the application commands."""
+    from gamesched import discord_commands
+
+    if settings.discord_token is None:
+        raise errors.ConfigError("DISCORD_TOKEN is not set: the commands belong to its application")
+    if args.guild is not None and not (args.guild.isdigit() and len(args.guild) <= 20):
+        raise errors.ConfigError(f"--guild {args.guild!r} is not a Discord id (1-20 digits)")
+    changes = asyncio.run(
+        discord_commands.register(
+            api_base=settings.discord_api_base, token=settings.discord_token, guild_id=args.guild
+        )
+    )
+    print(f"registered {'in guild ' + args.guild if args.guild else 'globally'}:")
+    for line in changes.lines():
+        print(f"  {line}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": _cmd_migrate,
     "run": _cmd_run,
@@ -237,6 +256,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "token": _cmd_token,
     "bot": _cmd_bot,
     "dlq": _cmd_dlq,
+    "discord": _cmd_discord,
 }
 
 
@@ -277,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke = token_sub.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
+    discord = sub.add_parser("discord", help="Discord set-up: register the slash commands")
+    discord_sub = discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION")
+    register = discord_sub.add_parser(
+        "register-commands", help="bulk-overwrite /game and /timezone and print what changed"
+    )
+    register.add_argument(
+        "--guild", metavar="ID", help="in this guild only (at once; for testing); default: global"
+    )
     return parser
 
 

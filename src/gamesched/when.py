@@ -18,7 +18,8 @@ instant. The rules, in the order they apply:
   when ``a > 12``, and refused as ambiguous when both are 12 or less and differ.
 * A day without a time (``monday``, ``tomorrow``, ``2026-12-04``) is refused: add a time.
 * Anything else goes to dateparser (English) with "prefer future": ``fri 8pm`` on a Friday
-  after 20:00 is the next Friday; a bare ``19:30`` is the next 19:30.
+  after 20:00 is the next Friday, before 20:00 it is today; a bare ``19:30`` is the next 19:30;
+  ``next friday`` is dateparser's reading, the coming Friday (the same as ``friday``).
 * The wall time is then placed in the zone here, not by dateparser: a wall time in a DST gap
   (``2027-03-28 02:30`` in Europe/Berlin) is moved forward by the length of the gap (03:30);
   a wall time that happens twice (``2026-10-25 02:30`` in Europe/Berlin) is the first of the two
@@ -345,23 +346,21 @@ def _offset(value: datetime) -> str:
 
 
 def _past_hint(wall: datetime, now_wall: datetime, zone: ZoneInfo, now: datetime) -> str:
-    """'did you mean tomorrow 19:30?' for a wall time earlier than now (within a week)."""
+    """' — did you mean tomorrow 19:30?' for a wall time earlier than now: the next day for a
+    time today or yesterday, the same weekday a week on for a date earlier in the week."""
     if wall.date() < now_wall.date() - timedelta(days=7):
         return " — pick a time in the future"
-    for extra in range(1, 9):
-        candidate = wall + timedelta(days=extra)
-        if candidate.date() < now_wall.date():
-            continue
-        at, _ = localize(candidate, zone)
-        if at > now:
-            if candidate.date() == now_wall.date():
-                words = "today"
-            elif candidate.date() == now_wall.date() + timedelta(days=1):
-                words = "tomorrow"
-            else:
-                words = f"{candidate:%Y-%m-%d}"
-            return f" — did you mean {words} {candidate:%H:%M}?"
-    return " — pick a time in the future"  # pragma: no cover - a day always comes after
+    step = timedelta(days=1 if wall.date() >= now_wall.date() - timedelta(days=1) else 7)
+    candidate = wall + step
+    while localize(candidate, zone)[0] <= now:
+        candidate += step
+    if candidate.date() == now_wall.date():
+        words = "today"
+    elif candidate.date() == now_wall.date() + timedelta(days=1):
+        words = "tomorrow"
+    else:
+        words = f"{candidate:%Y-%m-%d}"
+    return f" — did you mean {words} {candidate:%H:%M}?"
 
 
 def _finish(at: datetime, zone: ZoneInfo, now: datetime, note: str | None, shown: str) -> When:
@@ -471,7 +470,17 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
         raise WhenError(f"{shown!r} has no time of day — add one, like '{shown} 20:00'")
     if parsed.tzinfo is not None and parsed.utcoffset() is not None:
         return _finish(parsed, zone, now, None, shown)  # an explicit zone in the text wins
-    at, note = localize(parsed.replace(second=0, microsecond=0), zone)
+    wall = parsed.replace(second=0, microsecond=0)
+    if (
+        wall.date() == now_wall.date() + timedelta(days=7)
+        and re.search(rf"\b(?:{_WEEKDAYS})\b", raw)
+        and not re.search(r"\bnext\b", raw)
+        and localize(wall - timedelta(days=7), zone)[0] > now
+    ):
+        # dateparser reads today's weekday as next week's even when the time is still ahead
+        # today ("wednesday 16:00" on a Wednesday at 15:00): a person means today
+        wall -= timedelta(days=7)
+    at, note = localize(wall, zone)
     return _finish(at, zone, now, note, shown)
 
 
