@@ -227,3 +227,33 @@ def test_create_in_a_named_channel_announces_there(slash: Slash) -> None:
         assert "admin must register" in content(slash.game("create", channel=channel))
         forged = slash.submit(f"game:create:{channel}", title="Go", when="in 6h")
         assert "admin must register" in content(forged)
+
+
+def test_every_registered_subcommand_is_answered_and_modals_keep_discords_limits(
+    slash: Slash,
+) -> None:
+    """The handlers and the registered command JSON (discord_commands) agree on the names."""
+    from gamesched import discord_commands
+
+    game = slash.api.create_game()["id"]
+    values = {"game": game, "minutes": "30", "channel": CHANNEL, "zone": "UTC"}
+    admin = slash.as_(permissions=_slash.MANAGE_GUILD)
+    for command in discord_commands.commands():
+        subs: list[tuple[str | None, list[dict[str, object]]]] = []
+        for option in command.get("options", []):
+            if option["type"] == 1:
+                subs.append((option["name"], option.get("options", [])))
+            elif option["type"] == 2:
+                subs += [(f"{option['name']} {s['name']}", s["options"]) for s in option["options"]]
+        if not subs:
+            subs = [(None, command.get("options", []))]
+        for sub, options in reversed(subs):  # cancel last: edit needs the game
+            given = {o["name"]: values[str(o["name"])] for o in options if o.get("required")}
+            answer = admin.command(command["name"], sub, **given)
+            text = answer.get("data", {}).get("content", "")
+            assert "don't know" not in text and "went wrong" not in text, (sub, answer)
+            if answer["type"] == 9:
+                assert discord_commands.check_modal(answer["data"]) == [], sub
+    preview = slash.create("in 2h")
+    modal = slash.click(buttons(preview)["Edit"])
+    assert discord_commands.check_modal(modal["data"]) == []

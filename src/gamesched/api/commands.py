@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
-from gamesched import errors, rules, when
+from gamesched import discord_commands, errors, rules, when
 from gamesched.db import games as db_games
 from gamesched.db import views
 from gamesched.service import drafts, games, guilds, scope, timezones
@@ -60,8 +60,6 @@ SUB_COMMAND_GROUP = 2
 ACTION_ROW = 1
 BUTTON = 2
 TEXT_INPUT = 4
-SHORT = 1
-PARAGRAPH = 2
 PRIMARY, SECONDARY, SUCCESS = 1, 2, 3
 
 # -- our names: the same as the registered command JSON (gamesched.discord_commands) -------------
@@ -77,8 +75,8 @@ OPT_PAGE = "page"  # 1-based
 
 #: Modal custom_ids: a new game (``game:create``, or ``game:create:<channel>`` when ``/game
 #: create channel:`` named another channel), or an edit of the game whose id follows.
-MODAL_NEW = "game:create"
-MODAL_EDIT = "game:edit:"
+MODAL_NEW = discord_commands.GAME_MODAL_CREATE
+MODAL_EDIT = discord_commands.GAME_MODAL_EDIT
 #: Button custom_ids: Confirm and Edit carry the draft id; paging carries the page number.
 CONFIRM = "gs:confirm:"
 REDO = "gs:redo:"
@@ -184,73 +182,16 @@ def _row(*components: dict[str, Any]) -> dict[str, Any]:
     return {"type": ACTION_ROW, "components": list(components)}
 
 
-def _text_input(
-    custom_id: str,
-    label: str,
-    *,
-    style: int = SHORT,
-    required: bool = True,
-    max_length: int,
-    value: str | None = None,
-    placeholder: str | None = None,
-) -> dict[str, Any]:
-    field_: dict[str, Any] = {
-        "type": TEXT_INPUT,
-        "custom_id": custom_id,
-        "label": label,
-        "style": style,
-        "required": required,
-        "max_length": max_length,
-    }
-    if value:
-        field_["value"] = value[:max_length]
-    if placeholder:
-        field_["placeholder"] = placeholder
-    return _row(field_)
-
-
 def game_modal(custom_id: str, typed: dict[str, str], zone: str) -> Answer:
-    """The five-field game modal, pre-filled with ``typed``."""
-    title = "Edit game" if custom_id.startswith(MODAL_EDIT) else "New game"
-    components = [
-        _text_input(FIELD_TITLE, "Title", max_length=200, value=typed.get(FIELD_TITLE)),
-        _text_input(
-            FIELD_WHEN,
-            f"When ({zone})"[:45],
-            max_length=100,
-            value=typed.get(FIELD_WHEN),
-            placeholder="fri 8pm, tomorrow 19:30, in 2h, 2026-12-04 20:00",
-        ),
-        _text_input(
-            FIELD_DURATION,
-            "Duration (empty: the server's default)",
-            required=False,
-            max_length=20,
-            value=typed.get(FIELD_DURATION),
-            placeholder="2h, 90m",
-        ),
-        _text_input(
-            FIELD_PLAYERS,
-            "Seats (empty: no limit)",
-            required=False,
-            max_length=4,
-            value=typed.get(FIELD_PLAYERS),
-            placeholder="4",
-        ),
-        _text_input(
-            FIELD_DESCRIPTION,
-            "Description",
-            style=PARAGRAPH,
-            required=False,
-            max_length=1000,
-            value=typed.get(FIELD_DESCRIPTION),
-        ),
-    ]
-    body = {
-        "type": MODAL,
-        "data": {"custom_id": custom_id, "title": title, "components": components},
-    }
-    return Answer(body, followable=False)
+    """The five-field game modal of :mod:`gamesched.discord_commands`, pre-filled with ``typed``;
+    the "when" label names the zone the time will be read in when it fits."""
+    data = discord_commands.game_modal(custom_id=custom_id, values=typed)
+    for row in data["components"]:
+        for component in row["components"]:
+            label = f"When ({zone})"
+            if component["custom_id"] == FIELD_WHEN and len(label) <= discord_commands.MAX_LABEL:
+                component["label"] = label
+    return Answer({"type": MODAL, "data": data}, followable=False)
 
 
 def stamp(at: datetime) -> str:
