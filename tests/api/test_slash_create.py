@@ -257,3 +257,39 @@ def test_every_registered_subcommand_is_answered_and_modals_keep_discords_limits
     preview = slash.create("in 2h")
     modal = slash.click(buttons(preview)["Edit"])
     assert discord_commands.check_modal(modal["data"]) == []
+
+
+def test_an_unexpected_failure_is_a_sentence_not_a_stack_trace(
+    slash: Slash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gamesched.service import drafts
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom at line 42")
+
+    monkeypatch.setattr(drafts, "save_draft", boom)
+    answer = slash.create("in 2h")
+    assert ephemeral_sentence(answer) == "Something went wrong on our side; try again."
+    assert slash.sql("SELECT count(*) FROM game_drafts") == [(0,)]
+    # and for a button: the message with the button says it
+    monkeypatch.setattr(drafts, "get_draft", boom)
+    clicked = slash.click("gs:redo:whatever")
+    assert clicked["type"] == 7 and "went wrong" in content(clicked)
+
+
+def test_a_database_outage_is_a_sentence(fresh_settings: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from gamesched.api import app as api_app
+    from tests.api.conftest import Api
+    from tests.api.test_interactions import signed_settings
+
+    settings = signed_settings(
+        fresh_settings,  # type: ignore[arg-type]
+        database_url="postgresql://postgres@127.0.0.1:1/x",
+    )
+    with TestClient(api_app.create_app(settings)) as http:
+        down = Slash(Api(http, "unused"), settings)
+        for answer in (down.game("list"), down.command("timezone", zone="UTC")):
+            assert "went wrong on our side" in ephemeral_sentence(answer)
+        assert down.autocomplete("game", "edit", "game", "")["data"]["choices"] == []
