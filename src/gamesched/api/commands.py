@@ -21,8 +21,8 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -138,7 +138,6 @@ class Answer:
     #: a follow-up may replace the deferred answer (messages only: modals and autocomplete
     #: choices can only be the first answer)
     followable: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Refusal(Exception):
@@ -814,7 +813,3 @@ def _autocomplete(ctx: Ctx) -> Answer:
             ]
         )
     return choices([])
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

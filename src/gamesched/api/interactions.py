@@ -55,6 +55,7 @@ EPHEMERAL = 64
 ANSWER_BUDGET_SECONDS = 2.0
 _WORKERS = 8
 _executor_lock = threading.Lock()
+_pool: futures.ThreadPoolExecutor | None = None
 
 #: How far X-Signature-Timestamp may be from our clock, either way: Discord signs a request as
 #: it sends it, so this is room for clock skew, and none for a replay a day later.
@@ -209,13 +210,14 @@ def _channel_id(payload: dict[str, Any]) -> str | None:
     )
 
 
-def _executor(app: Any) -> futures.ThreadPoolExecutor:
+def _executor() -> futures.ThreadPoolExecutor:
+    """One pool for the process (created on first use): its idle threads cost nothing, and a
+    deferred answer's work must outlive the request that started it."""
+    global _pool
     with _executor_lock:
-        pool = getattr(app.state, "interaction_pool", None)
-        if pool is None:
-            pool = futures.ThreadPoolExecutor(_WORKERS, thread_name_prefix="interaction")
-            app.state.interaction_pool = pool
-        return pool
+        if _pool is None:
+            _pool = futures.ThreadPoolExecutor(_WORKERS, thread_name_prefix="interaction")
+        return _pool
 
 
 def _command(request: Request, kind: int, payload: dict[str, Any]) -> JSONResponse:
@@ -234,7 +236,7 @@ def _command(request: Request, kind: int, payload: dict[str, Any]) -> JSONRespon
         now=datetime.now(UTC),
         factory=request.app.state.sessionmaker,
     )
-    work = _executor(request.app).submit(commands.handle, kind, ctx)
+    work = _executor().submit(commands.handle, kind, ctx)
     budget = float(getattr(request.app.state, "answer_budget", ANSWER_BUDGET_SECONDS))
     if budget > 0:
         try:
