@@ -182,7 +182,7 @@ def test_a_preview_is_only_its_authors_in_its_guild(slash: Slash) -> None:
     confirm = buttons(preview)["Confirm"]
     for who in (slash.as_(user=OTHER_MEMBER), slash.as_(guild=OTHER_GUILD)):
         answer = who.click(confirm)
-        assert answer["type"] == 7 and "expired" in content(answer)
+        assert ephemeral_sentence(answer).startswith("This preview has expired")
     assert "expired" in content(slash.click(f"gs:confirm:{uuid.uuid4().hex}"))
     assert slash.sql("SELECT count(*) FROM game_sessions")[0][0] == 0
     assert "Created" in content(slash.click(confirm))
@@ -200,8 +200,20 @@ def test_a_time_that_passed_between_preview_and_confirm_is_refused(slash: Slash)
     preview = slash.create("in 2h")
     slash.sql("UPDATE game_drafts SET scheduled_at = now() - interval '1 minute'")
     answer = slash.click(buttons(preview)["Confirm"])
-    assert "passed" in content(answer)
+    assert "passed" in ephemeral_sentence(answer)
     assert slash.sql("SELECT count(*) FROM game_sessions")[0][0] == 0
+    # the preview's Edit still works: pick a new time and confirm
+    modal = slash.click(buttons(preview)["Edit"])
+    fixed = slash.submit(modal["data"]["custom_id"], title="Catan", when="in 3h")
+    assert "Created" in content(slash.click(buttons(fixed)["Confirm"]))
+
+
+def test_a_time_that_happens_twice_is_the_first_and_the_preview_says_so(slash: Slash) -> None:
+    slash.command("timezone", zone="Europe/Berlin")
+    preview = slash.create("2027-10-31 02:30")
+    assert "happens twice" in content(preview)
+    # the first 02:30 is still summer time (UTC+2): 00:30 UTC
+    assert stamped(preview) == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
 
 
 def test_create_in_a_named_channel_announces_there(slash: Slash) -> None:
@@ -274,7 +286,7 @@ def test_an_unexpected_failure_is_a_sentence_not_a_stack_trace(
     # and for a button: the message with the button says it
     monkeypatch.setattr(drafts, "get_draft", boom)
     clicked = slash.click("gs:redo:whatever")
-    assert clicked["type"] == 7 and "went wrong" in content(clicked)
+    assert "went wrong" in ephemeral_sentence(clicked)
 
 
 def test_a_database_outage_is_a_sentence(fresh_settings: object) -> None:

@@ -176,7 +176,10 @@ def test_an_edit_preview_is_checked_again_on_confirm(slash: Slash) -> None:
     # the game is cancelled meanwhile: the edit cannot be saved
     host.game("cancel", game=game["id"])
     answer = host.click(buttons(preview)["Confirm"])
-    assert "can't do that now" in content(answer)
+    assert "can't do that now" in ephemeral_sentence(answer)
+    # and a cancelled game's edit form is refused when it is sent
+    late = host.submit(f"game:edit:{game['id']}", title="X", when="in 5h")
+    assert "cancelled and can no longer change" in ephemeral_sentence(late)
     assert slash.sql("SELECT title FROM game_sessions WHERE id = :g", g=game["id"]) == [
         ("Board game night",)
     ]

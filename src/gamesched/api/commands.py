@@ -31,7 +31,7 @@ from sqlalchemy import orm
 
 from gamesched import discord_commands, errors, rules, when
 from gamesched.db import games as db_games
-from gamesched.db import views
+from gamesched.db import models, views
 from gamesched.service import drafts, games, guilds, scope, timezones
 
 log = logging.getLogger("gamesched.api.commands")
@@ -301,8 +301,8 @@ def _failure(kind: int, exc: Exception) -> Answer:
         if not isinstance(exc, Refusal | errors.GameschedError):
             log.exception("autocomplete failed", extra={"action": "api.autocomplete_error"})
         return choices([])
-    sentence = explain(exc)
-    return update(sentence) if kind == COMPONENT else message(sentence)
+    # a new ephemeral message, also for a button: the preview it was on stays usable (Edit)
+    return message(explain(exc))
 
 
 def sentence(text: str) -> str:
@@ -461,8 +461,7 @@ def _edit(ctx: Ctx, values: dict[str, Any]) -> Answer:
             discord_user_id=ctx.user_id,
             manager=ctx.manages_events,
         )
-        if row.game.status in rules.TERMINAL_STATUSES:
-            raise Refusal(f"That game is {row.game.status.lower()} and can no longer change.")
+        _still_open(row.game)
         zone = timezones.zone_for(session, discord_user_id=ctx.user_id, discord_guild_id=guild_id)
         game = row.game
         typed = {
@@ -475,6 +474,11 @@ def _edit(ctx: Ctx, values: dict[str, Any]) -> Answer:
             FIELD_DESCRIPTION: game.description or "",
         }
     return game_modal(f"{MODAL_EDIT}{game_id}", typed, zone.name)
+
+
+def _still_open(game: models.GameSession) -> None:
+    if game.status in rules.TERMINAL_STATUSES:
+        raise Refusal(f"That game is {game.status.lower()} and can no longer change.")
 
 
 def _cancel(ctx: Ctx, values: dict[str, Any]) -> Answer:
@@ -647,6 +651,7 @@ def _modal_submit(ctx: Ctx) -> Answer:
                 discord_user_id=ctx.user_id,
                 manager=ctx.manages_events,
             ).game
+            _still_open(current)
         else:
             _announce_in(session, guild_id, channel_id)
         title = typed[FIELD_TITLE]
