@@ -344,6 +344,11 @@ async def test_cli_registers_in_a_guild_and_says_what_changed(fake: FakeDiscord)
     assert code == 0, err
     assert out.splitlines()[0] == "registered globally:"
     assert set(fake.commands) == {"42", None}
+    code, out, err = await _cli("discord", "register-commands", "--guild", "42", "--remove", **env)
+    assert code == 0, err
+    assert out.splitlines()[1:] == ["  removed: /game", "  removed: /timezone"]
+    assert fake.commands["42"] == []
+    assert len(fake.commands[None]) == 2
 
 
 @pytest.mark.parametrize(

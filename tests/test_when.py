@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +22,9 @@ from gamesched.when import (
     localize,
     lookup_zone,
     parse_duration,
+    parse_reminder_minutes,
     parse_when,
+    warm_up,
     zone_suggestions,
 )
 
@@ -42,6 +48,8 @@ BERLIN_TABLE = [
     ("friday at 8:30pm", "2026-11-27 19:30"),
     ("friday 8:30", "2026-11-27 07:30"),  # HH:MM is the 24-hour clock
     ("friday at 0", "2026-11-26 23:00"),  # midnight starting Friday
+    ("friday 00:00", "2026-11-26 23:00"),  # dateparser calls 00:00 a "day": still a time
+    ("friday 12am", "2026-11-26 23:00"),
     ("next friday 20:00", "2026-11-27 19:00"),  # dateparser: the coming Friday
     ("thursday 8.30pm", "2026-11-26 19:30"),
     ("sat 9am", "2026-11-28 08:00"),
@@ -89,6 +97,8 @@ BERLIN_TABLE = [
     ("jan 1 20:00", "2027-01-01 19:00"),  # no year: the next one
     ("1 jan 2027 20:00", "2027-01-01 19:00"),
     ("2027-01-15 18:00", "2027-01-15 17:00"),
+    ("tue 8 dec 20:00", "2026-12-08 19:00"),  # a day of the month after a weekday is not an hour
+    ("sat 9 jan 8pm", "2027-01-09 19:00"),
 ]
 
 NEW_YORK_TABLE = [
@@ -151,6 +161,13 @@ def test_the_same_words_are_read_in_each_persons_zone() -> None:
         ("2026-12-04T25:00+01:00", "not a valid date"),
         ("2040-01-01 20:00", "years away"),
         ("in 300 weeks", "years away"),
+        ("9999-12-31 23:59", "years away"),
+        ("9999-12-31T23:59-05:00", "years away"),
+        ("dec 31 9999 11pm", "years away"),
+        ("0001-01-01 00:00", "already passed"),
+        ("0001-01-01T00:00+05:00", "already passed"),
+        ("friday 8 dec 20:00", "Tue 08 Dec 2026 is not a Friday"),
+        ("friday the 4th at 20:00", "is not a Friday"),  # dateparser's reading: some day in April
     ],
 )
 def test_bad_input_is_refused_in_words(typed: str, words: str) -> None:
@@ -398,6 +415,7 @@ def test_bad_durations(typed: str, words: str) -> None:
         ("  America/New York ", "America/New_York"),
         ("UTC", "UTC"),
         ("asia/kolkata", "Asia/Kolkata"),
+        ("US/Eastern", "US/Eastern"),  # an old link: accepted, not suggested
     ],
 )
 def test_lookup_zone(typed: str, key: str) -> None:
@@ -412,6 +430,10 @@ def test_lookup_zone(typed: str, key: str) -> None:
         ("", "unknown time zone"),
         ("../../etc/passwd", "unknown time zone"),
         ("x" * 500, "unknown time zone"),
+        ("CET", "an abbreviation like CET or EST does not say when daylight saving time"),
+        ("est", "pick the zone of a city near you"),
+        ("Etc/GMT+5", "unknown time zone"),
+        ("localtime", "unknown time zone"),
     ],
 )
 def test_unknown_zones_are_refused(typed: str, words: str) -> None:
@@ -428,6 +450,7 @@ def test_zone_suggestions() -> None:
         "Europe/Berlin",
     ]
     assert zone_suggestions("utc")[0] == "UTC"
+    assert "US/Eastern" not in zone_suggestions("us/")
     assert zone_suggestions("zzzz") == []
     assert len(zone_suggestions("")) == 25
     assert len(zone_suggestions("a", limit=10)) == 10
@@ -442,3 +465,150 @@ def test_every_suggestion_is_a_zone_lookup_accepts(prefix: str) -> None:
     assert len(suggestions) <= 25
     for name in suggestions:
         assert lookup_zone(name).key == name
+
+
+_WORDS = (
+    "fri friday at 8 20 8pm in 2h tomorrow tonight today 19:30 2026-12-04 12/04 13/12 04.12.2026 "
+    "next week noon midnight +01:00 z t dec 4 2027 00:00 24:00 99:99 - 1h30 minutes 0 a an half "
+    "hour days est cet am pm . / : \u00b2 \u0663 \uff18"
+)
+WORDS = st.sampled_from(_WORDS.split())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    typed=st.one_of(
+        st.text(max_size=MAX_INPUT + 10),
+        st.lists(WORDS, max_size=6).map(" ".join),
+        st.lists(WORDS, max_size=6).map("".join),
+    )
+)
+def test_anything_typed_gives_a_future_minute_or_a_sentence(typed: str) -> None:
+    try:
+        when = parse_when(typed, BERLIN, NOW)
+    except WhenError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert NOW < when.at <= NOW + timedelta(days=5 * 366)
+        assert when.at.tzinfo is UTC and when.at.second == when.at.microsecond == 0
+    with contextlib.suppress(WhenError):
+        assert 1 <= parse_duration(typed) <= MAX_DURATION
+
+
+def test_full_width_input_is_read_as_ascii() -> None:
+    assert parse_when("\uff18\uff50\uff4d", BERLIN, NOW).at == utc("2026-11-25 19:00")
+    assert parse_duration("\uff19\uff10") == 90
+    with pytest.raises(WhenError, match="can't read"):
+        parse_duration("\u0663")  # other scripts' digits are not read (English only)
+
+
+# --- reminder minutes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "minutes"),
+    [
+        ("60 15", (60, 15)),
+        ("15, 60", (60, 15)),
+        ("15,60,15", (60, 15)),
+        ("1h 15m", (60, 15)),
+        ("1h30", (90,)),
+        ("1d 1h", (1440, 60)),
+        ("1w", (10080,)),
+        ("525600", (525600,)),
+        ("none", ()),
+        ("Off", ()),
+        ("default", None),
+        (" inherit ", None),
+        ("1 2 3 4 5 6 7 8 9 10", (10, 9, 8, 7, 6, 5, 4, 3, 2, 1)),
+    ],
+)
+def test_reminder_minutes(typed: str, minutes: tuple[int, ...] | None) -> None:
+    assert parse_reminder_minutes(typed) == minutes
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("", "no minutes given"),
+        ("soon", "can't read 'soon'"),
+        ("0", "1 minute to a year"),
+        ("525601", "1 minute to a year"),
+        ("0.5m", "1 minute to a year"),
+        ("1 2 3 4 5 6 7 8 9 10 11", "at most 10 reminders"),
+        ("1" * 200, "too long"),
+    ],
+)
+def test_bad_reminder_minutes(typed: str, words: str) -> None:
+    with pytest.raises(WhenError, match=re.escape(words)):
+        parse_reminder_minutes(typed)
+
+
+def test_warm_up_loads_dateparser() -> None:
+    warm_up()
+    assert "dateparser.date" in sys.modules
+
+
+def test_the_machines_own_zone_is_never_needed() -> None:
+    """dateparser's default looks up the machine's zone, which fails (with a FutureWarning)
+    where TZ is unset or odd, as in some containers; the zone is always the person's."""
+    code = (
+        "from datetime import UTC, datetime\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from gamesched.when import parse_when\n"
+        "now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)\n"
+        "for typed in ('fri 8pm', '8pm EST', 'tomorrow 19:30'):\n"
+        "    print(parse_when(typed, ZoneInfo('Europe/Berlin'), now).at.isoformat())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        env={**os.environ, "TZ": "Nowhere/Nothing"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "2026-11-27T19:00:00+00:00",
+        "2026-11-26T01:00:00+00:00",
+        "2026-11-26T18:30:00+00:00",
+    ]
+
+
+def test_a_zone_in_the_text_picks_the_day_from_the_real_now() -> None:
+    # 08:00 Thursday in Tokyo is 18:00 Wednesday in New York: 8pm EST is two hours away
+    now = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+    assert parse_when("8pm EST", ZoneInfo("Asia/Tokyo"), now).at == utc("2026-11-26 01:00")
+
+
+NOWS = st.datetimes(
+    min_value=datetime(2027, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    now=NOWS,
+    zone_name=st.sampled_from(PROPERTY_ZONES),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+)
+def test_tomorrow_is_the_next_local_date_at_that_wall_time(
+    now: datetime, zone_name: str, hour: int, minute: int
+) -> None:
+    zone = ZoneInfo(zone_name)
+    when = parse_when(f"tomorrow {hour}:{minute:02d}", zone, now)
+    local = when.at.astimezone(zone)
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    if when.note is None:
+        assert (local.date(), local.hour, local.minute) == (tomorrow, hour, minute)
+    else:  # in a gap: moved forward by it (at most a few hours); in a fold: the first one
+        assert local.date() == tomorrow or "does not exist" in when.note
+        assert ("does not exist" in when.note) != ("happens twice" in when.note)
+
+
+@given(now=NOWS, minutes=st.integers(1, 5 * 365 * 24 * 60))
+def test_in_minutes_is_that_many_real_minutes(now: datetime, minutes: int) -> None:
+    when = parse_when(f"in {minutes} minutes", NEW_YORK, now)
+    assert when.at == (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)

@@ -239,7 +239,10 @@ def _cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
         raise errors.ConfigError(f"--guild {args.guild!r} is not a Discord id (1-20 digits)")
     changes = asyncio.run(
         discord_commands.register(
-            api_base=settings.discord_api_base, token=settings.discord_token, guild_id=args.guild
+            api_base=settings.discord_api_base,
+            token=settings.discord_token,
+            guild_id=args.guild,
+            wanted=[] if args.remove else None,
         )
     )
     print(f"registered {'in guild ' + args.guild if args.guild else 'globally'}:")
@@ -304,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register.add_argument(
         "--guild", metavar="ID", help="in this guild only (at once; for testing); default: global"
+    )
+    register.add_argument(
+        "--remove", action="store_true", help="remove every command in that scope instead"
     )
     return parser
 

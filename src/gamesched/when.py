@@ -25,8 +25,21 @@ instant. The rules, in the order they apply:
   a wall time that happens twice (``2026-10-25 02:30`` in Europe/Berlin) is the first of the two
   (still on summer time). Either way :attr:`When.note` says so in a sentence.
 * Seconds are dropped: a game starts on a whole minute, so ``<t:UNIX>`` shows it exactly.
+* A weekday named must be the date's weekday: ``friday 8 dec`` (a Tuesday) is refused, and so is
+  dateparser's reading of ``friday the 4th`` (a day in April).
 * The result must be after ``now`` (a past time is refused with a suggestion, such as
   ``tomorrow 19:30``) and at most ``MAX_AHEAD_DAYS`` ahead.
+
+dateparser (1.5) alone gets these wrong, which is why the rules above come first: a bare hour
+is a month or a year (``friday at 8`` is 25 August, ``32`` is 2032); ``20h`` is twenty hours
+from now; ``tonight at 9`` is 15:00; ``04.12.2026`` is 12 April; a weekday named for today is
+next week's even when the time is still ahead; ``friday the 4th`` is a day in April; a time of
+00:00 reports the period "day"; relative hours are wall-clock arithmetic (wrong across DST);
+and with its default zone, "local", it looks up the machine's zone and fails where TZ is odd
+(``TIMEZONE`` is set to UTC here: it only does naive wall-clock arithmetic).
+
+The first call through dateparser costs about 0.3 s (its import and English data; later calls
+about 1 ms): a process that answers interactions calls :func:`warm_up` once at start-up.
 
 Every refusal is a :class:`WhenError` whose message is a sentence to show the person.
 """
@@ -35,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -70,7 +84,16 @@ for _names, _minutes in (
         _UNITS[_name] = _minutes
 
 _NUMBER = r"(?:\d+(?:[.,]\d+)?|(?:half\s+)?an?(?=\s))"
-_PART = re.compile(rf"({_NUMBER})\s*([a-z]+)")
+_PART = re.compile(rf"({_NUMBER})\s*([a-z]+)", re.ASCII)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _normal(text: str) -> str:
+    """NFKC (full-width digits and letters read as ASCII), lower case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 def _number(text: str) -> float:
@@ -98,7 +121,7 @@ def _duration_parts(text: str) -> list[tuple[float, int]] | None:
     rest = text[pos:].strip()
     if rest:
         # "1h30": a trailing bare number counts in the next smaller unit (only after hours)
-        if not rest.isdigit() or last_unit != 60:
+        if not _digits(rest) or last_unit != 60:
             return None
         parts.append((float(rest), 1))
     return parts or None
@@ -107,15 +130,15 @@ def _duration_parts(text: str) -> list[tuple[float, int]] | None:
 def parse_duration(text: str) -> int:
     """Minutes from ``90``, ``90m``, ``1h30``, ``1:30``, ``1.5h``, ``2 hours``,
     ``2 hours 15 minutes``; :class:`WhenError` on anything else or outside 1..10080 (a week)."""
-    raw = " ".join(text.strip().lower().split())
+    raw = _normal(text)
     if not raw:
         raise WhenError("the duration is empty — write it in minutes (90) or like 1h30")
     if len(raw) > MAX_INPUT:
         raise WhenError(f"the duration is too long to be one (at most {MAX_INPUT} characters)")
     minutes: float
-    if raw.isdigit():
+    if _digits(raw):
         minutes = int(raw)
-    elif match := re.fullmatch(r"(\d{1,3}):([0-5]\d)", raw):
+    elif match := re.fullmatch(r"(\d{1,3}):([0-5]\d)", raw, re.ASCII):
         minutes = int(match.group(1)) * 60 + int(match.group(2))
     elif (parts := _duration_parts(raw)) is not None:
         minutes = sum(n * unit for n, unit in parts)
@@ -134,40 +157,82 @@ def parse_duration(text: str) -> int:
     return int(minutes)
 
 
+MAX_REMINDER = 525_600  # a year, as gamesched.rules
+MAX_REMINDERS = 10
+_INHERIT = frozenset({"default", "inherit", "reset"})
+_NO_REMINDERS = frozenset({"none", "off", "no", "never"})
+
+
+def parse_reminder_minutes(text: str) -> tuple[int, ...] | None:
+    """The ``minutes`` of ``/game remind``: values separated by spaces or commas, each in
+    minutes (``60``) or with units (``1h``, ``1h30``, ``2d``, ``1w``), largest first, duplicates
+    dropped; ``none``/``off``: no reminders (an empty tuple); ``default``/``inherit``: None
+    (use the channel's or the server's). At most 10 values, each 1 minute to a year."""
+    raw = _normal(text)
+    if not raw:
+        raise WhenError("no minutes given — write them like 60 15, or none, or default")
+    if len(raw) > MAX_INPUT:
+        raise WhenError(f"that is too long (at most {MAX_INPUT} characters)")
+    if raw in _INHERIT:
+        return None
+    if raw in _NO_REMINDERS:
+        return ()
+    values: set[int] = set()
+    for token in re.split(r"[,;\s]+", raw.strip(",; ")):
+        if _digits(token):
+            minutes: float = int(token)
+        elif (parts := _duration_parts(token)) is not None:
+            minutes = sum(n * unit for n, unit in parts)
+        else:
+            raise WhenError(
+                f"I can't read {token!r} as minutes before the start — write them like 60 15 "
+                "or 1h 15m"
+            )
+        if minutes != int(minutes) or not 1 <= minutes <= MAX_REMINDER:
+            raise WhenError(
+                f"{token!r}: a reminder is 1 minute to a year ({MAX_REMINDER} minutes) "
+                "before the start, in whole minutes"
+            )
+        values.add(int(minutes))
+    if len(values) > MAX_REMINDERS:
+        raise WhenError(f"at most {MAX_REMINDERS} reminders ({len(values)} given)")
+    return tuple(sorted(values, reverse=True))
+
+
 # --- zones ------------------------------------------------------------------------------------
 
-_HIDDEN_ZONES = ("posix/", "right/", "Etc/", "SystemV/", "US/", "Canada/", "Mexico/", "Brazil/")
-_HIDDEN_NAMES = frozenset({"Factory", "localtime", "posixrules", "GMT+0", "GMT-0", "GMT0"})
+# old links, accepted but not suggested (their modern names are)
+_HIDDEN_ZONES = ("SystemV/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/")
 
 
 @functools.cache
 def _zones() -> tuple[tuple[str, ...], dict[str, str]]:
-    """(names offered in suggestions, lower-cased name -> name for every valid name)."""
-    every = {name for name in available_timezones() if name not in _HIDDEN_NAMES}
-    shown = sorted(
+    """(names offered in suggestions, lower-cased name -> name for every name accepted).
+
+    Accepted: every Area/Location name and its old links (``US/Eastern``), and ``UTC``. Not
+    accepted: the bare legacy names (``EST``, ``CET``, ``EST5EDT``, ``GMT``) and ``Etc/GMT+5``
+    (whose sign is the reverse of what people expect): a person picking one of them almost
+    always means their city's zone, daylight saving time included."""
+    accepted = {
         name
-        for name in every
-        if ("/" in name and not name.startswith(_HIDDEN_ZONES)) or name == "UTC"
-    )
-    return tuple(shown), {name.lower(): name for name in every}
+        for name in available_timezones()
+        if ("/" in name and not name.startswith(("posix/", "right/", "Etc/"))) or name == "UTC"
+    }
+    shown = sorted(name for name in accepted if not name.startswith(_HIDDEN_ZONES))
+    return tuple(shown), {name.lower(): name for name in accepted}
 
 
 def _zone_key(text: str) -> str:
-    return "_".join(text.strip().split()).lower()
+    return "_".join(unicodedata.normalize("NFKC", text).split()).lower()[:MAX_INPUT]
 
 
-def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
-    """IANA zone names for autocomplete, at most ``limit``: those whose whole name starts with
-    ``prefix`` first (``europe/b``), then those where a part of it does (``berl``,
-    ``new york``), then those containing it; case-insensitive, spaces read as ``_``."""
-    shown, _ = _zones()
-    key = _zone_key(prefix)[:MAX_INPUT]
-    if not key:
-        return list(shown[:limit])
+def _ranked(key: str) -> tuple[list[str], list[str], list[str]]:
+    """Names starting with ``key``, names with a later part starting with it, names
+    containing it."""
     first: list[str] = []
     second: list[str] = []
     third: list[str] = []
-    for name in shown:
+    for name in _zones()[0]:
         lower = name.lower()
         if lower.startswith(key):
             first.append(name)
@@ -175,26 +240,42 @@ def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
             second.append(name)
         elif key in lower:
             third.append(name)
+    return first, second, third
+
+
+def zone_suggestions(prefix: str, limit: int = 25) -> list[str]:
+    """IANA zone names for autocomplete, at most ``limit``: those whose whole name starts with
+    ``prefix`` first (``europe/b``), then those where a part of it does (``berl``,
+    ``new york``), then those containing it; case-insensitive, spaces read as ``_``."""
+    key = _zone_key(prefix)
+    if not key:
+        return list(_zones()[0][:limit])
+    first, second, third = _ranked(key)
     return (first + second + third)[:limit]
 
 
 def lookup_zone(name: str) -> ZoneInfo:
     """The zone called ``name`` (an IANA name, any case, spaces for ``_``); :class:`WhenError`
     naming a few close names otherwise."""
-    _, by_lower = _zones()
-    found = by_lower.get(_zone_key(name)[:MAX_INPUT])
+    key = _zone_key(name)
+    found = _zones()[1].get(key)
     if found is not None:
         try:
             return ZoneInfo(found)
         except (ZoneInfoNotFoundError, ValueError):  # pragma: no cover - listed but unreadable
             pass
     shown = name.strip()[:40]
-    close = zone_suggestions(name, 3)
-    hint = (
-        f" — did you mean {', '.join(close)}?"
-        if close
-        else " — pick one from the list, like Europe/Berlin"
-    )
+    first, second, _ = _ranked(key) if key else ([], [], [])
+    close = (first + second)[:3]
+    if close:
+        hint = f" — did you mean {', '.join(close)}?"
+    elif key and "/" not in key:
+        hint = (
+            " — pick the zone of a city near you, like Europe/Berlin or America/New_York "
+            "(an abbreviation like CET or EST does not say when daylight saving time applies)"
+        )
+    else:
+        hint = " — pick one from the list, like Europe/Berlin"
     raise WhenError(f"unknown time zone {shown!r}{hint}")
 
 
@@ -205,17 +286,22 @@ _WEEKDAYS = (
     "saturday|sat|sunday|sun"
 )
 _DAY_WORDS = rf"(?:today|tomorrow|tonight|{_WEEKDAYS})"
+_MONTH_WORDS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
 _AMPM = r"\s*(?:am|pm|a\.m\.?|p\.m\.?)"
 # a lone hour: the whole text, after "at", or after a day word; not followed by a time part
 _BARE_HOUR = re.compile(
-    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock))"
+    rf"(?:^(?=\d{{1,2}}$)|\bat\s+|\b{_DAY_WORDS}\s+)(\d{{1,2}})(?=$|\s)(?!\s*(?:[:.h]\d|{_AMPM}|o'?clock|st\b|nd\b|rd\b|th\b|{_MONTH_WORDS}))",
+    re.ASCII,
 )
 _OFFSET_ISO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|[+-]\d{2}:?\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|[+-]\d{2}:?\d{2})$",
+    re.ASCII,
 )
-_PLAIN_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[t ](\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b")
-_SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])")
+_PLAIN_ISO = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[t ](\d{1,2}):(\d{2})(?::(\d{2}))?$", re.ASCII
+)
+_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b", re.ASCII)
+_SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])", re.ASCII)
 _MONTHS = [
     "january",
     "february",
@@ -230,7 +316,8 @@ _MONTHS = [
     "november",
     "december",
 ]
-_BARE_DURATION = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:h|hr|hrs|m|min|mins)$")
+_TIME_TOKEN = re.compile(rf"\d(?:[:.h]\d\d|{_AMPM})|\b(?:noon|midnight)\b", re.ASCII)
+_BARE_DURATION = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:h|hr|hrs|m|min|mins)$", re.ASCII)
 
 
 def _year(text: str) -> int:
@@ -382,7 +469,7 @@ def _finish(at: datetime, zone: ZoneInfo, now: datetime, note: str | None, shown
 def _relative(rest: str, zone: ZoneInfo, now: datetime) -> datetime | None:
     parts = _duration_parts(rest)
     if parts is None:
-        if re.fullmatch(r"\d+(?:[.,]\d+)?", rest):
+        if re.fullmatch(r"\d+(?:[.,]\d+)?", rest, re.ASCII):
             raise WhenError(f"in {rest} what? Write it like 'in {rest}h' or 'in {rest} minutes'")
         return None
     minutes = sum(n * unit for n, unit in parts if unit < 24 * 60)
@@ -409,6 +496,10 @@ def _dateparser(text: str, now_wall: datetime) -> tuple[datetime | None, str | N
             "PREFER_DATES_FROM": "future",
             "RELATIVE_BASE": now_wall,
             "RETURN_TIME_AS_PERIOD": True,
+            # naive wall-clock arithmetic, and no look-up of the machine's zone (dateparser's
+            # default, "local", fails, with a FutureWarning, where TZ is unset or odd); a zone
+            # written in the text still comes back aware (converted to UTC)
+            "TIMEZONE": "UTC",
             "STRICT_PARSING": False,
         },
     )
@@ -421,7 +512,45 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     docstring for the rules. :class:`WhenError` with a sentence for the person otherwise."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
-    shown = " ".join(text.split())
+    try:
+        return _parse_when(text, zone, now)
+    except OverflowError:  # pragma: no cover - _in_range keeps dates far from year 1 and 9999
+        raise WhenError("that date is out of range — pick a time in the next few years") from None
+
+
+def _in_range(wall: datetime, now_wall: datetime, shown: str) -> None:
+    """Refuse dates far in the past or future before they are placed in a zone (near year 1 or
+    9999 that overflows)."""
+    if wall.year > now_wall.year + MAX_AHEAD_DAYS // 366 + 1:
+        raise WhenError(
+            f"{shown!r} is more than {MAX_AHEAD_DAYS // 366} years away — is the year right?"
+        )
+    if wall < now_wall - timedelta(days=8):
+        raise WhenError(
+            f"that time ({wall:%a %d %b %Y %H:%M}) has already passed — pick a time in the future"
+        )
+
+
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAY_INDEX = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tues", "tue"),
+            ("wednesday", "wed"),
+            ("thursday", "thurs", "thur", "thu"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
+
+
+def _parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
+    shown = " ".join(unicodedata.normalize("NFKC", text).split())
     if not shown:
         raise WhenError("the time is empty — write it like 'fri 20:00' or 'tomorrow 19:30'")
     if len(shown) > MAX_INPUT:
@@ -438,6 +567,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
             explicit = datetime.fromisoformat(raw.upper().replace(" ", "T", 1).replace(" ", ""))
         except ValueError:
             raise WhenError(f"{shown!r} is not a valid date and time") from None
+        _in_range(explicit.replace(tzinfo=None), now.replace(tzinfo=None), shown)
         return _finish(explicit, zone, now, None, shown)
 
     if match := _PLAIN_ISO.match(raw):
@@ -446,6 +576,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
             wall = datetime.combine(date(year, month, day), dtime(hour, minute))
         except ValueError:
             raise WhenError(f"{shown!r} is not a valid date and time") from None
+        _in_range(wall, now_wall, shown)
         at, note = localize(wall, zone)
         return _finish(at, zone, now, note, shown)
 
@@ -461,13 +592,27 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
     rewritten = _rewrite_bare_hour(_rewrite_dates(raw), shown)
     rewritten = re.sub(r"\btonight\b", "today", rewritten)
     parsed, period = _dateparser(rewritten, now_wall)
-    if parsed is None or (period != "time" and raw.startswith("in ")) or rewritten.isdigit():
+    if parsed is not None and parsed.tzinfo is not None:
+        # a zone in the text ("8pm EST"): dateparser took the base for UTC; pick the day again
+        # from the real now
+        parsed, period = _dateparser(rewritten, now.replace(tzinfo=None))
+    if parsed is None or (period != "time" and raw.startswith("in ")) or _digits(rewritten):
         raise WhenError(
             f"I can't read {shown!r} as a time — try 'fri 20:00', 'tomorrow 7:30pm', 'in 2h' "
             "or '2026-12-04 20:00'"
         )
-    if period != "time" and not raw.startswith("in "):
+    if period != "time" and not raw.startswith("in ") and not _TIME_TOKEN.search(rewritten):
+        # (dateparser gives the period "day" for a time of 00:00: the text says whether a time
+        # was written)
         raise WhenError(f"{shown!r} has no time of day — add one, like '{shown} 20:00'")
+    _in_range(parsed.replace(tzinfo=None), now_wall, shown)
+    named = {_WEEKDAY_INDEX[w] for w in re.findall(rf"\b(?:{_WEEKDAYS})\b", raw)}
+    if len(named) == 1 and parsed.weekday() not in named:
+        # dateparser can read "friday the 4th" as some day of April: say so, never guess
+        raise WhenError(
+            f"{shown!r}: {parsed:%a %d %b %Y} is not a {_WEEKDAY_NAMES[named.pop()]} — "
+            "check the day, or write just the date, like 'dec 4 20:00'"
+        )
     if parsed.tzinfo is not None and parsed.utcoffset() is not None:
         return _finish(parsed, zone, now, None, shown)  # an explicit zone in the text wins
     wall = parsed.replace(second=0, microsecond=0)
@@ -482,6 +627,11 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> When:
         wall -= timedelta(days=7)
     at, note = localize(wall, zone)
     return _finish(at, zone, now, note, shown)
+
+
+def warm_up() -> None:
+    """Load dateparser and its English data now rather than in the first interaction."""
+    parse_when("fri 8pm", ZoneInfo("UTC"), datetime(2000, 1, 3, tzinfo=UTC))
 
 
 def discord_timestamp(at: datetime, style: str = "F") -> str:
