@@ -503,29 +503,13 @@ def _cancel(ctx: Ctx, values: dict[str, Any]) -> Answer:
 
 
 def parse_minutes(text: str) -> list[int] | None:
-    """``60 15``, ``60, 15`` or ``1h 15m`` -> [60, 15]; ``none`` -> [] (no reminders);
-    ``default`` -> None (inherit again). Refusal for anything else."""
-    words = [w for w in re.split(r"[\s,;]+", text.strip().lower()) if w]
-    if words == ["none"]:
-        return []
-    if words == ["default"]:
-        return None
-    minutes = []
-    for word in words:
-        if re.fullmatch(r"[0-9]{1,6}", word):
-            minutes.append(int(word))
-            continue
-        try:
-            minutes.append(when.parse_duration(word))
-        except when.WhenError:
-            minutes = []
-            break
-    if not minutes:
-        raise Refusal(
-            "Give reminder minutes like `60 15` or `1h 15m`; "
-            "`none` for no reminders, `default` to use the channel's or server's."
-        )
-    return minutes
+    """``/game remind``'s minutes (:func:`gamesched.when.parse_reminder_minutes`): a list,
+    ``[]`` for none, None to inherit; a Refusal with its sentence otherwise."""
+    try:
+        minutes = when.parse_reminder_minutes(text)
+    except when.WhenError as exc:
+        raise Refusal(sentence(str(exc))) from None
+    return None if minutes is None else list(minutes)
 
 
 def _remind(ctx: Ctx, values: dict[str, Any]) -> Answer:
