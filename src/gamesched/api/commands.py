@@ -30,9 +30,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
 from gamesched import discord_commands, errors, rules, when
-from gamesched.db import games as db_games
 from gamesched.db import models, views
-from gamesched.service import drafts, games, guilds, scope, timezones
+from gamesched.service import drafts, games, guilds, hosting, scope, timezones
 
 log = logging.getLogger("gamesched.api.commands")
 
@@ -454,7 +453,7 @@ def _edit(ctx: Ctx, values: dict[str, Any]) -> Answer:
     game_id = _game_id(values.get(OPT_GAME))
     with ctx.factory() as session:
         guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
-        row = drafts.manageable_game(
+        row = hosting.manageable_game(
             session,
             game_id=game_id,
             guild_scope=guild.id,
@@ -486,7 +485,7 @@ def _cancel(ctx: Ctx, values: dict[str, Any]) -> Answer:
     game_id = _game_id(values.get(OPT_GAME))
     with ctx.factory.begin() as session:
         guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
-        drafts.manageable_game(
+        hosting.manageable_game(
             session,
             game_id=game_id,
             guild_scope=guild.id,
@@ -523,7 +522,7 @@ def _remind(ctx: Ctx, values: dict[str, Any]) -> Answer:
         guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
         if game_value is not None:
             game_id = _game_id(game_value)
-            drafts.manageable_game(
+            hosting.manageable_game(
                 session,
                 game_id=game_id,
                 guild_scope=guild.id,
@@ -577,9 +576,8 @@ def _list_page(ctx: Ctx, page: int, *, as_update: bool) -> Answer:
     guild_id = _guild(ctx)
     page = max(0, min(page, MAX_PAGE))
     with ctx.factory() as session:
-        guild = scope.get_guild(session, discord_guild_id=guild_id, guild_scope=None)
-        rows = db_games.upcoming_games(
-            session, guild_id=guild.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1
+        rows = hosting.upcoming_games(
+            session, discord_guild_id=guild_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1
         )
         more = len(rows) > PAGE_SIZE
         shown = views.game_views(session, rows=rows[:PAGE_SIZE])
@@ -628,7 +626,7 @@ def _modal_submit(ctx: Ctx) -> Answer:
         zone = timezones.zone_for(session, discord_user_id=ctx.user_id, discord_guild_id=guild_id)
         current = None
         if game_id is not None:
-            current = drafts.manageable_game(
+            current = hosting.manageable_game(
                 session,
                 game_id=game_id,
                 guild_scope=guild.id,
@@ -783,12 +781,14 @@ def _autocomplete(ctx: Ctx) -> Answer:
         return choices([(z, z) for z in when.zone_suggestions(typed, limit=MAX_CHOICES)])
     if focused == OPT_GAME and ctx.guild_id is not None:
         with ctx.factory() as session:
-            guild = scope.get_guild(session, discord_guild_id=ctx.guild_id, guild_scope=None)
+            rows = hosting.upcoming_games(
+                session,
+                discord_guild_id=ctx.guild_id,
+                title_contains=typed.strip() or None,
+                limit=MAX_CHOICES,
+            )
             zone = timezones.zone_for(
                 session, discord_user_id=ctx.user_id, discord_guild_id=ctx.guild_id
-            )
-            rows = db_games.upcoming_games(
-                session, guild_id=guild.id, title_contains=typed.strip() or None, limit=MAX_CHOICES
             )
         local = ZoneInfo(zone.name)
         return choices(

@@ -20,34 +20,9 @@ from gamesched import errors
 from gamesched.db import drafts as db_drafts
 from gamesched.db import games as db_games
 from gamesched.db import models
-from gamesched.service import games, scope
+from gamesched.service import games, hosting, scope
 
 LIFETIME = timedelta(minutes=15)
-
-
-def may_manage(game: models.GameSession, *, discord_user_id: str, manager: bool) -> bool:
-    """The host may change or cancel their game; so may a member who manages the guild's events
-    (``manager``, decided by the caller from the member's permissions)."""
-    return manager or game.host_discord_id == discord_user_id
-
-
-def manageable_game(
-    session: Session,
-    *,
-    game_id: uuid.UUID,
-    guild_scope: uuid.UUID,
-    discord_user_id: str,
-    manager: bool,
-    lock: bool = False,
-) -> db_games.GameRow:
-    """The game, if this member may change it: NotFound outside the guild, Forbidden if they
-    neither host it nor manage events."""
-    row = scope.get_game(session, game_id=game_id, guild_scope=guild_scope, lock=lock)
-    if not may_manage(row.game, discord_user_id=discord_user_id, manager=manager):
-        raise errors.Forbidden(
-            "only the game's host or someone with Manage Events can change it", field="game_id"
-        )
-    return row
 
 
 def save_draft(
@@ -152,7 +127,7 @@ def confirm_draft(
         )
         created = True
     else:
-        current = manageable_game(
+        current = hosting.manageable_game(
             session,
             game_id=draft.game_id,
             guild_scope=guild.id,
