@@ -117,6 +117,8 @@ def test_edit_reopens_the_modal_with_what_was_typed(slash: Slash) -> None:
         modal["data"]["custom_id"], title="Wingspan", when="in 4h", duration="90", players="6"
     )
     assert "Seats: 6" in content(changed)
+    # the newest preview wins: the first one can no longer create a (second) game
+    assert "expired" in content(slash.click(buttons(preview)["Confirm"]))
     slash.click(buttons(changed)["Confirm"])
     assert slash.sql("SELECT title, max_players FROM game_sessions") == [("Wingspan", 6)]
 

@@ -591,7 +591,7 @@ def _list_page(ctx: Ctx, page: int, *, as_update: bool) -> Answer:
             seats = f"{seated}/{game.max_players}" if game.max_players else f"{seated}"
             live = " · in progress" if game.status == rules.GameStatus.IN_PROGRESS else ""
             lines.append(
-                f"• **{game.title}** — {stamp(game.scheduled_at)} · {seats} players · "
+                f"• **{game.title[:100]}** — {stamp(game.scheduled_at)} · {seats} players · "
                 f"<#{view.row.channel.discord_channel_id}> · host <@{game.host_discord_id}>{live}"
             )
         text = "\n".join(lines)

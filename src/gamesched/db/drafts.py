@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -34,6 +35,19 @@ def find_draft(
 def delete_draft(session: Session, *, draft: models.GameDraft) -> None:
     session.delete(draft)
     session.flush()
+
+
+def delete_superseded(
+    session: Session, *, discord_user_id: str, discord_guild_id: str, game_id: uuid.UUID | None
+) -> None:
+    """Remove this user's drafts in this guild for the same game (or for a new game)."""
+    session.execute(
+        delete(models.GameDraft).where(
+            models.GameDraft.discord_user_id == discord_user_id,
+            models.GameDraft.discord_guild_id == discord_guild_id,
+            models.GameDraft.game_id.is_not_distinct_from(game_id),
+        )
+    )
 
 
 def delete_expired(session: Session, *, now: datetime) -> int:

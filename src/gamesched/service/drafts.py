@@ -40,9 +40,16 @@ def save_draft(
     typed: dict[str, Any],
     now: datetime,
 ) -> models.GameDraft:
-    """Store a new draft with a random id (the Confirm button carries it). Expired drafts are
-    removed on the way: nothing else needs to clean up after people who never click."""
+    """Store a new draft with a random id (the Confirm button carries it).
+
+    The newest preview wins: this person's earlier drafts for the same game (or for a new game)
+    in this guild are removed, so confirming an older preview cannot create a second game.
+    Expired drafts are removed on the way: nothing else needs to clean up after people who never
+    click."""
     db_drafts.delete_expired(session, now=now)
+    db_drafts.delete_superseded(
+        session, discord_user_id=discord_user_id, discord_guild_id=discord_guild_id, game_id=game_id
+    )
     draft = models.GameDraft(
         id=secrets.token_urlsafe(18),
         discord_user_id=discord_user_id,
