@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from gamesched import errors, logsetup
+from gamesched import _shutdown, errors, logsetup
 from gamesched.settings import Settings, load_settings
 
 log = logging.getLogger("gamesched")
@@ -50,15 +50,18 @@ def _asyncio_run(main: Coroutine[Any, Any, int]) -> int:
 
 async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> int:
     """Run ``main`` with two-stage signal handling: the first SIGINT/SIGTERM asks it to stop
-    cleanly, a second one exits at once."""
+    cleanly (and the process is gone within ``_shutdown.EXIT_DEADLINE`` seconds whatever hangs
+    in teardown), a second one exits at once."""
     loop = asyncio.get_running_loop()
     signals_seen = 0
+    deadline = _shutdown.ExitDeadline()
 
     def on_signal(signum: int) -> None:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen == 1:
             log.info("%s: stopping", signal.Signals(signum).name, extra={"action": "signal"})
+            deadline.arm()
             stop()
         else:
             log.warning("second signal: exiting now", extra={"action": "force_exit"})
@@ -67,7 +70,9 @@ async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> in
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        return await main
+        code = await main
+        deadline.finished(code)
+        return code
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -318,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logsetup.configure(settings.log_level, settings.log_format)
+        logsetup.configure(settings.log_level, settings.log_format, component=args.command)
         return COMMANDS[args.command](settings, args)
     except errors.GameschedError as exc:
         print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)

@@ -127,16 +127,61 @@ def _refuse(request: Request, status: int, message: str) -> JSONResponse:
     return error_response(request, status, [{"field": None, "message": message}])
 
 
+_SIGNATURE_HEADERS = [
+    {
+        "name": "X-Signature-Ed25519",
+        "in": "header",
+        "required": True,
+        "description": "Discord's Ed25519 signature (hex) of the timestamp and the body",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "X-Signature-Timestamp",
+        "in": "header",
+        "required": True,
+        "description": "seconds since the epoch when Discord signed it; refused 5 minutes away",
+        "schema": {"type": "string"},
+    },
+]
+_INTERACTION_BODY = {
+    "description": "an interaction as Discord sends it, byte for byte (the signature covers it)",
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "description": "a Discord interaction object"},
+            "examples": {
+                "ping": {"summary": "Discord checks the endpoint", "value": {"type": PING}},
+                "join": {
+                    "summary": "a click on an announcement's Join button",
+                    "value": {
+                        "type": COMPONENT,
+                        "guild_id": "111111111111111111",
+                        "member": {"user": {"id": "444444444444444444"}},
+                        "data": {"custom_id": "game:join:6f1c2a9e-8d3b-4c57-9a0e-2b7d5e4f1a38"},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
 @router.post(
     "/discord/interactions",
+    summary="Discord interactions",
+    response_description="Discord's answer: PONG, or an ephemeral message for the clicker",
     responses={
         400: {"model": schemas.ErrorOut, "description": "the body is not a JSON object"},
         401: {"model": schemas.ErrorOut, "description": "bad, missing or stale signature"},
+        413: {"model": schemas.ErrorOut, "description": "the body is over 64 KiB"},
     },
+    openapi_extra={"parameters": _SIGNATURE_HEADERS, "requestBody": _INTERACTION_BODY},
     include_in_schema=True,
 )
 def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
-    """Discord's interactions endpoint (signed with Ed25519)."""
+    """Discord's interactions endpoint (signed with Ed25519): answers PING, and Join/Leave
+    clicks on a game's announcement. Set its URL in the Discord application; it needs no
+    token. Every click gets a 200 with a message only the clicker sees."""
     timestamp = request.headers.get("x-signature-timestamp", "")
     # Checked first, before the signature and anything else: a stale request costs nothing.
     if not fresh(timestamp, now=time.time()):
@@ -193,7 +238,14 @@ def _handle_click(
             return "You've already joined this game."
         return f"Sorry, you can't do that now: {exc.message}."
     except (sa_exc.SQLAlchemyError, errors.DatabaseUnavailable):
-        log.warning("interaction failed: database", extra={"action": "api.interaction_db_error"})
+        log.warning(
+            "interaction failed: database",
+            extra={
+                "action": "api.interaction_db_error",
+                "game_id": str(game_id),
+                "discord_user_id": user_id,
+            },
+        )
         return "Sorry, something went wrong on our side. Please try again in a moment."
 
 
