@@ -169,7 +169,8 @@ _INTERACTION_BODY = {
 @router.post(
     "/discord/interactions",
     summary="Discord interactions",
-    response_description="Discord's answer: PONG, or an ephemeral message for the clicker",
+    response_description="Discord's answer: PONG, an ephemeral message, a modal, autocomplete "
+    "choices, or a deferral",
     responses={
         400: {"model": schemas.ErrorOut, "description": "the body is not a JSON object"},
         401: {"model": schemas.ErrorOut, "description": "bad, missing or stale signature"},
@@ -179,9 +180,11 @@ _INTERACTION_BODY = {
     include_in_schema=True,
 )
 def interactions(request: Request, body: deps.RawBody) -> JSONResponse:
-    """Discord's interactions endpoint (signed with Ed25519): answers PING, and Join/Leave
-    clicks on a game's announcement. Set its URL in the Discord application; it needs no
-    token. Every click gets a 200 with a message only the clicker sees."""
+    """Discord's interactions endpoint (signed with Ed25519): answers PING, Join/Leave clicks
+    on a game's announcement, and the slash commands (`/game`, `/timezone`) with their
+    autocomplete, form and preview buttons. Set its URL in the Discord application; it needs no
+    token. Every signed interaction gets a 200: a message only that person sees, a form, a
+    list of suggestions, or (for work over 2 s) a deferral whose answer follows as an edit."""
     timestamp = request.headers.get("x-signature-timestamp", "")
     # Checked first, before the signature and anything else: a stale request costs nothing.
     if not fresh(timestamp, now=time.time()):
