@@ -99,3 +99,26 @@ async def test_fast_work_is_answered_inline_and_nothing_is_sent_to_discord(
         assert preview["type"] == 4 and "Confirm" in buttons(preview)
         assert "Created" in content(slash.click(buttons(preview)["Confirm"]))
     assert fake.requests == []
+
+
+async def test_a_follow_up_discord_refuses_is_logged_not_raised(
+    fresh_settings: Settings, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    http, slash = _app(fresh_settings, fake, budget=0.0)
+    with http:
+        setup_guilds(slash.api)
+        deferred = slash.game("list")
+        assert deferred["type"] == 5
+        token = slash.tokens_used[-1]
+        fake.fail_next[("PATCH", f"/webhooks/{APP_ID}/{token}/messages/@original")] = [404, 404]
+        slash.game("list")  # the first one's edit went through; this one's is refused
+        refused = slash.tokens_used[-1]
+        fake.fail_next[("PATCH", f"/webhooks/{APP_ID}/{refused}/messages/@original")] = [404, 404]
+        deadline = time.monotonic() + 15
+        while not any("deferred interaction answer" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the refused follow-up was not logged"
+            await asyncio.sleep(0.05)
+        assert refused not in fake.interaction_responses
+        # the endpoint still answers, and the next edit goes through
+        assert slash.game("list")["type"] == 5
+        assert "No games coming up" in (await _edited(fake, slash.tokens_used[-1])).content
