@@ -307,8 +307,13 @@ FUTURE = st.datetimes(
 ).map(lambda at: at.replace(second=0, microsecond=0))
 
 
-@settings(max_examples=400, deadline=None)
-@given(at=FUTURE, zone_name=st.sampled_from(PROPERTY_ZONES))
+@settings(max_examples=600, deadline=None)
+@given(
+    at=FUTURE,
+    zone_name=st.one_of(
+        st.sampled_from(PROPERTY_ZONES), st.sampled_from(zone_suggestions("", limit=1000))
+    ),
+)
 def test_a_formatted_instant_parses_back_to_itself(at: datetime, zone_name: str) -> None:
     zone = ZoneInfo(zone_name)
     local = at.astimezone(zone)
