@@ -123,6 +123,8 @@ class FakeDiscord:
     requests: list[Request] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     dm_channels: dict[str, str] = field(default_factory=dict)  # user -> channel
+    # interaction token -> the original response as last edited through the webhook route
+    interaction_responses: dict[str, Message] = field(default_factory=dict)
     # registered application commands: guild id (None: global) -> the commands as returned
     commands: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(SNOWFLAKE_START))
@@ -228,6 +230,8 @@ class FakeDiscord:
             if guild is None:
                 return self._error(404, 10003, "Unknown Channel")
             return 200, _text_channel(parts[1], guild), {}
+        if parts[:1] == ["webhooks"] and parts[3:] == ["messages", "@original"]:
+            return self._original_response(method, parts[2], body)
         if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
             return self._messages(method, parts[1], parts[3] if len(parts) > 3 else None, body)
         return self._error(404, 0, f"fake Discord has no {method} {path}")
@@ -348,6 +352,26 @@ class FakeDiscord:
             del self.messages[message_id]
             return 204, None, {}
         return self._error(405, 0, "Method Not Allowed")
+
+    def _original_response(
+        self, method: str, token: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """An interaction's original response, edited after a deferred answer (any token is
+        accepted: the fake does not know which interactions Discord sent)."""
+        if method != "PATCH":
+            return self._error(405, 0, "Method Not Allowed")
+        body = body or {}
+        earlier = self.interaction_responses.get(token)
+        message = Message(
+            earlier.id if earlier else self._new_id(),
+            "0",
+            body.get("content") or "",
+            body.get("embeds") or [],
+            body.get("components") or [],
+            None,
+        )
+        self.interaction_responses[token] = message
+        return 200, self._json(message), {}
 
     def delete_message(self, message_id: str) -> None:
         """As if someone deleted the message in the Discord client."""
