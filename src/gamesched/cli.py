@@ -26,7 +26,7 @@ import textwrap
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from gamesched import errors, logsetup
+from gamesched import _shutdown, errors, logsetup
 from gamesched.settings import Settings, load_settings
 
 log = logging.getLogger("gamesched")
@@ -62,15 +62,18 @@ def _asyncio_run(main: Coroutine[Any, Any, int]) -> int:
 
 async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> int:
     """Run ``main`` with two-stage signal handling: the first SIGINT/SIGTERM asks it to stop
-    cleanly, a second one exits at once."""
+    cleanly (and the process is gone within ``_shutdown.EXIT_DEADLINE`` seconds whatever hangs
+    in teardown), a second one exits at once."""
     loop = asyncio.get_running_loop()
     signals_seen = 0
+    deadline = _shutdown.ExitDeadline()
 
     def on_signal(signum: int) -> None:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen == 1:
             log.info("%s: stopping", signal.Signals(signum).name, extra={"action": "signal"})
+            deadline.arm()
             stop()
         else:
             log.warning("second signal: exiting now", extra={"action": "force_exit"})
@@ -79,7 +82,9 @@ async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> in
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        return await main
+        code = await main
+        deadline.finished(code)
+        return code
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -284,6 +289,28 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from gamesched import demo
 
     return demo.run(settings, start_in=args.start_in, follow_game=args.follow)
+
+
+def _cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    """``discord register-commands [--guild ID]``: bulk-overwrite the application commands."""
+    from gamesched import discord_commands
+
+    if settings.discord_token is None:
+        raise errors.ConfigError("DISCORD_TOKEN is not set: the commands belong to its application")
+    if args.guild is not None and not (args.guild.isdigit() and len(args.guild) <= 20):
+        raise errors.ConfigError(f"--guild {args.guild!r} is not a Discord id (1-20 digits)")
+    changes = asyncio.run(
+        discord_commands.register(
+            api_base=settings.discord_api_base,
+            token=settings.discord_token,
+            guild_id=args.guild,
+            wanted=[] if args.remove else None,
+        )
+    )
+    print(f"registered {'in guild ' + args.guild if args.guild else 'globally'}:")
+    for line in changes.lines():
+        print(f"  {line}")
+    return 0
 
 
 # -- the database a command runs on ------------------------------------------------------------
@@ -539,6 +566,29 @@ def _add_demo(sub: Any) -> None:
     )
 
 
+def _add_discord(sub: Any) -> None:
+    discord = _add(
+        sub,
+        "discord",
+        _cmd_discord,
+        help="Discord set-up: register the slash commands",
+        description="Discord set-up: register (bulk-overwrite) the application's slash "
+        "commands, /game and /timezone, globally or in one guild.",
+        env=("discord",),
+        database="",
+    )
+    discord_sub = discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION")
+    register = discord_sub.add_parser(
+        "register-commands", help="bulk-overwrite /game and /timezone and print what changed"
+    )
+    register.add_argument(
+        "--guild", metavar="ID", help="in this guild only (at once; for testing); default: global"
+    )
+    register.add_argument(
+        "--remove", action="store_true", help="remove every command in that scope instead"
+    )
+
+
 #: Every subcommand, in the order --help lists them.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_run,
@@ -549,6 +599,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_bot,
     _add_token,
     _add_dlq,
+    _add_discord,
 ]
 
 
@@ -602,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings()
-        logsetup.configure(settings.log_level, settings.log_format)
+        logsetup.configure(settings.log_level, settings.log_format, component=args.command)
         if not args.database:
             return handler(settings, args)
         with _database(settings, args) as resolved:
