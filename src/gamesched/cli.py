@@ -122,6 +122,12 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return _asyncio_run(_serve(main(), stop))
 
 
+def _cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    from gamesched.scheduler import retention
+
+    return _asyncio_run(retention.prune_command(settings))
+
+
 def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     return _asyncio_run(_dlq(settings, args))
 
@@ -237,6 +243,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "token": _cmd_token,
     "bot": _cmd_bot,
     "dlq": _cmd_dlq,
+    "prune": _cmd_prune,
 }
 
 
@@ -268,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = dlq_sub.add_parser("replay", help="send parked messages back to the bot's queue")
     replay.add_argument("ids", nargs="*", metavar="ID", help="ids as `dlq list` shows them")
     replay.add_argument("--all", action="store_true", help="replay every parked message")
+    sub.add_parser("prune", help="one retention pass now (GAMESCHED_RETENTION_DAYS); print counts")
     token = sub.add_parser("token", help="create or revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="print a new token (only its hash is stored)")

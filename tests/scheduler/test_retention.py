@@ -19,6 +19,7 @@ from gamesched.scheduler.metrics import SchedulerMetrics
 from gamesched.scheduler.service import SchedulerService
 from gamesched.settings import Settings, load_settings
 from tests.scheduler._helpers import wait_until
+from tests.test_cli import run_cli
 
 OLD = "40 days"  # older than the 30-day period
 RECENT = "5 days"
@@ -418,6 +419,17 @@ async def test_the_daemon_prunes_at_start_and_serves_the_gauges(
         await wait_until(lambda: svc.retention.passes >= 1 or run.done(), 20, "first prune pass")
         assert not run.done()
         assert ids(db, "event_outbox") == {keep}
+        # the counts follow the pass, in the same tick
+        await wait_until(
+            lambda: (
+                svc.metrics.registry.get_sample_value(
+                    "gamesched_table_rows", {"table": "event_outbox"}
+                )
+                == 1
+            ),
+            10,
+            "the outbox gauge",
+        )
         async with httpx.AsyncClient() as client:
             port = svc.health.port
             body = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
@@ -433,3 +445,32 @@ def test_retention_days_is_validated(fresh_settings: Settings) -> None:
     for bad in (-1, 36501):
         with pytest.raises(errors.ConfigError, match="GAMESCHED_RETENTION_DAYS"):
             load_settings(gamesched_retention_days=bad)
+
+
+def test_prune_command_runs_one_pass_and_prints_counts(
+    db: psycopg.Connection[Any], fresh_settings: Settings
+) -> None:
+    outbox(db, None, done_ago=OLD)
+    outbox(db, None, done_ago=RECENT)
+    result = run_cli("prune", DATABASE_URL=fresh_settings.database_url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("pruned 1 rows done over 30 days ago in "), lines
+    assert "event_outbox 1" in lines[0]
+    assert "event_outbox 1" in lines[1] and lines[1].startswith("rows now: ")
+    assert ids(db, "event_outbox") != set() and count(db, "event_outbox") == 1
+
+    off = run_cli("prune", DATABASE_URL=fresh_settings.database_url, GAMESCHED_RETENTION_DAYS="0")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.splitlines()[0] == "GAMESCHED_RETENTION_DAYS is 0: nothing is pruned"
+
+
+def test_prune_command_configuration_errors_are_one_line() -> None:
+    for env in (
+        {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+        {"GAMESCHED_RETENTION_DAYS": "-1"},
+    ):
+        result = run_cli("prune", timeout=20, **env)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "hunter2" not in result.stderr

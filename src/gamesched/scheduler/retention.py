@@ -71,8 +71,12 @@ from typing import Any, LiteralString
 import psycopg
 from psycopg import sql
 
+from gamesched import errors
 from gamesched._retry import FailureState
+from gamesched.db import claims
+from gamesched.db import engine as db_engine
 from gamesched.scheduler.metrics import SchedulerMetrics
+from gamesched.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,65 +89,84 @@ EXACT_MAX_PAGES = 1280  # 10 MB of 8 kB pages: count(*) is cheap below this
 LOCK_TIMEOUT_MS = 2000
 STATEMENT_TIMEOUT_MS = 60_000
 
-_NOT_ENDED = "('SCHEDULED', 'IN_PROGRESS')"
+# Whether a game has not ended: its status, or '' when it is gone. A scalar subquery on purpose:
+# PostgreSQL runs it as a primary-key lookup per candidate row, where a NOT EXISTS became an
+# anti-join that read every game (or every schedule row) once per batch.
+_NOT_ENDED = (
+    "coalesce((SELECT g.status FROM game_sessions g WHERE g.id = {game}), '') "
+    "IN ('SCHEDULED', 'IN_PROGRESS')"
+)
+
+
+def _batch(table: LiteralString, key: LiteralString, select: LiteralString) -> LiteralString:
+    # ``= ANY(ARRAY(...))``: the batch's keys are chosen (and locked) once, then deleted by
+    # primary key; with ``IN (...)`` PostgreSQL hashed them and read the whole table per batch.
+    return f"DELETE FROM {table} WHERE {key} = ANY(ARRAY({select}))"
+
 
 # The statements run in this order: deliveries before their reminders (the cascade), and
 # processed_events last (its ids are kept while their rows exist). Each deletes one batch.
 PRUNE: dict[str, LiteralString] = {
-    "reminder_deliveries": f"""
-DELETE FROM reminder_deliveries WHERE id IN (
+    "reminder_deliveries": _batch(
+        "reminder_deliveries",
+        "id",
+        f"""
     SELECT d.id FROM reminder_deliveries d
-    JOIN notification_schedule n ON n.id = d.notification_id
     WHERE d.delivered_at < now() - make_interval(days => %(days)s)
-      AND n.sent
-      AND NOT EXISTS (SELECT 1 FROM game_sessions g
-                      WHERE g.id = n.game_id AND g.status IN {_NOT_ENDED})
+      AND (SELECT n.sent AND NOT {_NOT_ENDED.format(game="n.game_id")}
+           FROM notification_schedule n WHERE n.id = d.notification_id)
     LIMIT %(limit)s
-    FOR UPDATE OF d SKIP LOCKED)
-""",
-    "notification_schedule": f"""
-DELETE FROM notification_schedule WHERE id IN (
+    FOR UPDATE OF d SKIP LOCKED""",
+    ),
+    "notification_schedule": _batch(
+        "notification_schedule",
+        "id",
+        f"""
     SELECT t.id FROM notification_schedule t
     WHERE t.sent AND t.sent_at < now() - make_interval(days => %(days)s)
-      AND NOT EXISTS (SELECT 1 FROM game_sessions g
-                      WHERE g.id = t.game_id AND g.status IN {_NOT_ENDED})
+      AND NOT {_NOT_ENDED.format(game="t.game_id")}
     LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED)
-""",
-    "game_status_schedule": f"""
-DELETE FROM game_status_schedule WHERE id IN (
+    FOR UPDATE OF t SKIP LOCKED""",
+    ),
+    "game_status_schedule": _batch(
+        "game_status_schedule",
+        "id",
+        f"""
     SELECT t.id FROM game_status_schedule t
     WHERE t.executed AND t.executed_at < now() - make_interval(days => %(days)s)
-      AND NOT EXISTS (SELECT 1 FROM game_sessions g
-                      WHERE g.id = t.game_id AND g.status IN {_NOT_ENDED})
+      AND NOT {_NOT_ENDED.format(game="t.game_id")}
     LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED)
-""",
-    "event_outbox": f"""
-DELETE FROM event_outbox WHERE id IN (
+    FOR UPDATE OF t SKIP LOCKED""",
+    ),
+    "event_outbox": _batch(
+        "event_outbox",
+        "id",
+        f"""
     SELECT t.id FROM event_outbox t
     WHERE t.published AND t.published_at < now() - make_interval(days => %(days)s)
-      AND NOT EXISTS (SELECT 1 FROM game_sessions g
-                      WHERE g.id = t.game_id AND g.status IN {_NOT_ENDED})
+      AND NOT {_NOT_ENDED.format(game="t.game_id")}
     LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED)
-""",
+    FOR UPDATE OF t SKIP LOCKED""",
+    ),
     # Message ids are the ids of the rows they were published for; anything that is not a UUID
-    # in canonical form is compared as NULL (matching nothing) instead of failing the cast.
-    "processed_events": """
-DELETE FROM processed_events WHERE message_id IN (
+    # in canonical form matches no row (instead of failing the cast).
+    "processed_events": _batch(
+        "processed_events",
+        "message_id",
+        """
     SELECT p.message_id FROM processed_events p
     CROSS JOIN LATERAL (SELECT CASE
         WHEN p.message_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
         THEN p.message_id::uuid END AS row_id) m
     WHERE p.processed_at < now() - make_interval(days => %(days)s)
       AND p.message_id NOT IN (SELECT q.message_id FROM event_queue q WHERE q.state = 'parked')
-      AND NOT EXISTS (SELECT 1 FROM notification_schedule x WHERE x.id = m.row_id)
-      AND NOT EXISTS (SELECT 1 FROM game_status_schedule x WHERE x.id = m.row_id)
-      AND NOT EXISTS (SELECT 1 FROM event_outbox x WHERE x.id = m.row_id)
+      AND (m.row_id IS NULL OR (
+               (SELECT 1 FROM notification_schedule x WHERE x.id = m.row_id) IS NULL
+           AND (SELECT 1 FROM game_status_schedule x WHERE x.id = m.row_id) IS NULL
+           AND (SELECT 1 FROM event_outbox x WHERE x.id = m.row_id) IS NULL))
     LIMIT %(limit)s
-    FOR UPDATE OF p SKIP LOCKED)
-""",
+    FOR UPDATE OF p SKIP LOCKED""",
+    ),
 }
 
 TABLES: tuple[str, ...] = tuple(PRUNE)
@@ -315,3 +338,33 @@ class RetentionTask:
                 extra={"action": "pruned", "rows": result.total},
             )
         return result
+
+
+async def prune_command(settings: Settings) -> int:
+    """``gamesched prune``: one pass now, whatever the interval, then the row counts; prints a
+    line for each. A database that cannot be reached or is not migrated is a ConfigError."""
+    try:
+        conn = await connect(settings.libpq_url)
+    except psycopg.OperationalError as exc:
+        raise errors.ConfigError(db_engine.connect_error_message(settings.libpq_url, exc)) from exc
+    async with conn:
+        if not await claims.schema_ready(conn):
+            raise errors.ConfigError(
+                f"database {settings.database_name} has no gamesched schema: "
+                "run `gamesched migrate`"
+            )
+        days = settings.gamesched_retention_days
+        result = await prune(conn, days=days)
+        if days == 0:
+            print("GAMESCHED_RETENTION_DAYS is 0: nothing is pruned")
+        elif result is None:
+            print("another process is pruning right now; nothing done")
+        else:
+            detail = ", ".join(f"{t} {n}" for t, n in result.deleted.items())
+            print(
+                f"pruned {result.total} rows done over {days} days ago "
+                f"in {result.seconds:.1f} s: {detail}"
+            )
+        counts = await row_counts(conn)
+        print("rows now: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return 0
