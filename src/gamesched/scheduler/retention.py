@@ -21,7 +21,8 @@ parked ones are the operator's (``gamesched dlq``).
 one batch (milliseconds), a row another transaction holds is skipped until the next pass, and
 the scheduler's claims (which lock pending rows only, through their partial indexes) never wait
 on us. Deliveries are deleted before their reminders so that the ``ON DELETE CASCADE`` from a
-reminder to its deliveries has (almost) nothing left to do, keeping every batch bounded. The
+reminder to its deliveries has (almost) nothing left to do, keeping every batch bounded (a
+delivery made late, after the cutoff, of a reminder sent before it goes with its reminder). The
 prune connection has a ``lock_timeout``: if anything did make it wait, the pass fails (logged,
 retried next interval) rather than queueing others behind it. There is no index on the done
 times: choosing a batch is a sequential scan that stops at the first ``batch_size`` matches (the
