@@ -381,12 +381,12 @@ async def test_large_tables_are_estimated_not_counted(
     assert not any("count(*)" in q and "processed_events" in q for q in counted)
 
 
-async def test_a_failing_prune_logs_once_and_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_prune_logs_once_keeps_going_and_recovers(
+    caplog: pytest.LogCaptureFixture, fresh_settings: Settings
+) -> None:
+    metrics = SchedulerMetrics()
     task = retention.RetentionTask(
-        "postgresql://postgres@127.0.0.1:9/nowhere",
-        days=30,
-        metrics=SchedulerMetrics(),
-        count_interval=0.05,
+        "postgresql://postgres@127.0.0.1:9/nowhere", days=30, metrics=metrics, count_interval=0.05
     )
     attempts = 0
     real_tick = task.tick
@@ -397,14 +397,17 @@ async def test_a_failing_prune_logs_once_and_keeps_going(caplog: pytest.LogCaptu
         await real_tick()
 
     task.tick = counting_tick  # type: ignore[method-assign]
-    with caplog.at_level(logging.WARNING, logger="gamesched.scheduler.retention"):
+    with caplog.at_level(logging.INFO, logger="gamesched.scheduler.retention"):
         run = asyncio.create_task(task.run())
         await wait_until(lambda: attempts >= 4 or run.done(), 20, "several failed ticks")
         assert not run.done()
+        task.database_url = fresh_settings.libpq_url  # the database is back
+        await wait_until(lambda: task.passes >= 1 or run.done(), 20, "a pass after recovery")
         task.stop()
         await asyncio.wait_for(run, 5)
-    failing = [r for r in caplog.records if "retention failing" in r.getMessage()]
-    assert len(failing) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "retention failing" in m]) == 1, messages
+    assert len([m for m in messages if "retention recovered" in m]) == 1, messages
 
 
 async def test_the_daemon_prunes_at_start_and_serves_the_gauges(
