@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from gamesched import errors, logsetup
+from gamesched import _shutdown, errors, logsetup
 from gamesched.settings import Settings, load_settings
 
 log = logging.getLogger("gamesched")
@@ -50,15 +50,18 @@ def _asyncio_run(main: Coroutine[Any, Any, int]) -> int:
 
 async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> int:
     """Run ``main`` with two-stage signal handling: the first SIGINT/SIGTERM asks it to stop
-    cleanly, a second one exits at once."""
+    cleanly (and the process is gone within ``_shutdown.EXIT_DEADLINE`` seconds whatever hangs
+    in teardown), a second one exits at once."""
     loop = asyncio.get_running_loop()
     signals_seen = 0
+    deadline = _shutdown.ExitDeadline()
 
     def on_signal(signum: int) -> None:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen == 1:
             log.info("%s: stopping", signal.Signals(signum).name, extra={"action": "signal"})
+            deadline.arm()
             stop()
         else:
             log.warning("second signal: exiting now", extra={"action": "force_exit"})
@@ -67,7 +70,9 @@ async def _serve(main: Coroutine[Any, Any, int], stop: Callable[[], None]) -> in
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        return await main
+        code = await main
+        deadline.finished(code)
+        return code
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -235,6 +240,28 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    """``discord register-commands [--guild ID]``: bulk-overwrite the application commands."""
+    from gamesched import discord_commands
+
+    if settings.discord_token is None:
+        raise errors.ConfigError("DISCORD_TOKEN is not set: the commands belong to its application")
+    if args.guild is not None and not (args.guild.isdigit() and len(args.guild) <= 20):
+        raise errors.ConfigError(f"--guild {args.guild!r} is not a Discord id (1-20 digits)")
+    changes = asyncio.run(
+        discord_commands.register(
+            api_base=settings.discord_api_base,
+            token=settings.discord_token,
+            guild_id=args.guild,
+            wanted=[] if args.remove else None,
+        )
+    )
+    print(f"registered {'in guild ' + args.guild if args.guild else 'globally'}:")
+    for line in changes.lines():
+        print(f"  {line}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": _cmd_migrate,
     "run": _cmd_run,
@@ -243,6 +270,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "token": _cmd_token,
     "bot": _cmd_bot,
     "dlq": _cmd_dlq,
+    "discord": _cmd_discord,
     "prune": _cmd_prune,
 }
 
@@ -285,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke = token_sub.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
+    discord = sub.add_parser("discord", help="Discord set-up: register the slash commands")
+    discord_sub = discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION")
+    register = discord_sub.add_parser(
+        "register-commands", help="bulk-overwrite /game and /timezone and print what changed"
+    )
+    register.add_argument(
+        "--guild", metavar="ID", help="in this guild only (at once; for testing); default: global"
+    )
+    register.add_argument(
+        "--remove", action="store_true", help="remove every command in that scope instead"
+    )
     return parser
 
 
@@ -292,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logsetup.configure(settings.log_level, settings.log_format)
+        logsetup.configure(settings.log_level, settings.log_format, component=args.command)
         return COMMANDS[args.command](settings, args)
     except errors.GameschedError as exc:
         print(f"gamesched {args.command}: {exc.message}", file=sys.stderr)

@@ -156,10 +156,10 @@ async def test_a_delivery_left_unsettled_comes_back_when_its_lease_runs_out(
         # the dead consumer's late ack is refused by the lease token: the row stays leased
         await lost.source.connect()
         await lost.ack()
+        await lost.source.close()  # sends the queued ack
         async with await aconnect(fresh_settings) as conn:
             assert await fetch_one(conn, "SELECT count(*) FROM event_queue") == 1
         await again.ack()
-        await lost.source.close()
     async with await aconnect(fresh_settings) as conn:
         assert await fetch_one(conn, "SELECT count(*) FROM event_queue") == 0
 
@@ -210,3 +210,36 @@ async def test_a_lost_database_connection_raises_from_the_iterator(
             )
         with pytest.raises(psycopg.OperationalError):
             await c.take()
+
+
+async def test_acks_are_grouped_not_one_statement_each(fresh_settings: Settings, queue: str):
+    """A consumer acking one message at a time costs a few statements per lease, not one per
+    message."""
+    await publish(fresh_settings, queue, messages(300))
+    statements: list[str] = []
+    async with consumer(fresh_settings, queue, prefetch=50) as c:
+        conn = c.source._conn
+        assert conn is not None
+        execute = conn.execute
+
+        def counted(query: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append(str(query))
+            return execute(query, *args, **kwargs)
+
+        conn.execute = counted  # type: ignore[method-assign]
+        for _ in range(300):
+            (d,) = await c.take()
+            await d.ack()
+    async with await aconnect(fresh_settings) as conn:
+        assert await fetch_one(conn, "SELECT count(*) FROM event_queue") == 0
+    acks = [q for q in statements if q == pgqueue.ACK]
+    assert 1 <= len(acks) <= 30, f"{len(acks)} ack statements for 300 acks"
+
+
+async def test_close_sends_the_acks_queued_so_far(fresh_settings: Settings, queue: str):
+    await publish(fresh_settings, queue, messages(3))
+    async with consumer(fresh_settings, queue) as c:
+        for d in await c.take(3):
+            await d.ack()
+    async with await aconnect(fresh_settings) as conn:
+        assert await fetch_one(conn, "SELECT count(*) FROM event_queue") == 0

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import orm
 
-from gamesched.api import deps, errors, interactions, observability
+from gamesched.api import deps, docs, errors, interactions, observability
 from gamesched.api.routes import channels, games, guilds, health, roster
 from gamesched.db import engine as db_engine
 from gamesched.settings import Settings
@@ -57,6 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's pages load their assets from a CDN; docs.install serves them from here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -70,6 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(deps.BearerGate, prefix="/api/")
     app.add_middleware(observability.ObservabilityMiddleware, metrics=metrics)
-    for module in (health, guilds, channels, games, roster, interactions):
-        app.include_router(module.router)
+    routers = [m.router for m in (health, guilds, channels, games, roster, interactions)]
+    for router in routers:
+        app.include_router(router)
+    docs.install(app)
+    api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    metrics.prepare(app, api_routes)
     return app

@@ -8,6 +8,7 @@ the tests show unreachable.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -73,10 +74,28 @@ def _field_name(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or (str(loc[0]) if loc else None)
 
 
+def _json_syntax_error(err: Mapping[str, Any], document: object) -> dict[str, Any]:
+    """FastAPI reports a JSON syntax error at ``loc = ("body", <character offset>)``; say
+    where it is in words instead, as line and column of the body."""
+    loc = tuple(err.get("loc", ()))
+    ctx = err.get("ctx") or {}
+    reason = str(ctx.get("error") or "not valid JSON")
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if offset is None or not isinstance(document, str):
+        return {"field": None, "message": f"invalid JSON: {reason}"}
+    where = json.JSONDecodeError(reason, document, offset)  # computes line and column
+    return {
+        "field": None,
+        "message": f"invalid JSON at line {where.lineno}, column {where.colno}: {reason}",
+    }
+
+
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     items = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        _json_syntax_error(err, exc.body)
+        if err.get("type") == "json_invalid"
+        else {"field": _field_name(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
         for err in exc.errors()
     ]
     return error_response(request, 422, items)

@@ -32,7 +32,7 @@ import psycopg
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from gamesched import errors
+from gamesched import errors, logsetup
 from gamesched.bot import discord, plan, store
 from gamesched.events import schemas
 from gamesched.events.transport import Delivery
@@ -90,6 +90,7 @@ class Handler:
         except schemas.MalformedEvent as exc:
             await delivery.park(exc.message)
             return "parked"
+        logsetup.bind(game_id=event.game_id, message_id=delivery.message_id)  # this task's lines
         try:
             if isinstance(event, schemas.ReminderDue):
                 outcome = await self._reminder(event, delivery.message_id)
@@ -101,7 +102,11 @@ class Handler:
                 delivery.routing_key,
                 delivery.message_id,
                 errors.first_line(exc),
-                extra={"action": "retry", "message_id": delivery.message_id},
+                extra={
+                    "action": "retry",
+                    "message_id": delivery.message_id,
+                    "game_id": str(event.game_id),
+                },
             )
             await delivery.retry(errors.first_line(exc))
             return "retried"
@@ -110,7 +115,11 @@ class Handler:
                 "%s %s failed: parking it",
                 delivery.routing_key,
                 delivery.message_id,
-                extra={"action": "park", "message_id": delivery.message_id},
+                extra={
+                    "action": "park",
+                    "message_id": delivery.message_id,
+                    "game_id": str(event.game_id),
+                },
             )
             await delivery.park(f"{type(exc).__name__}: {errors.first_line(exc)}")
             return "parked"
@@ -158,7 +167,9 @@ class Handler:
                 await self.discord.dm(action.user_id, action.content, action.nonce)
             except discord.DmClosed:
                 log.info(
-                    "user %s does not accept DMs", action.user_id, extra={"action": "dm_closed"}
+                    "user %s does not accept DMs",
+                    action.user_id,
+                    extra={"action": "dm_closed", "discord_user_id": action.user_id},
                 )
 
     async def _show(self, action: plan.ShowAnnouncement) -> str:
@@ -171,7 +182,11 @@ class Handler:
                 log.info(
                     "announcement %s was deleted on Discord: posting it again",
                     action.message_id,
-                    extra={"action": "reposted", "game": str(action.game_id)},
+                    extra={
+                        "action": "reposted",
+                        "game_id": str(action.game_id),
+                        "discord_message_id": action.message_id,
+                    },
                 )
         return await self.discord.post(action.channel_id, action.announcement)
 

@@ -130,7 +130,11 @@ class BotService:
                 "could not settle %s: %s",
                 delivery.message_id,
                 exc,
-                extra={"action": "unsettled", "message_id": delivery.message_id},
+                extra={
+                    "action": "unsettled",
+                    "message_id": delivery.message_id,
+                    "routing_key": delivery.routing_key,
+                },
             )
         finally:
             self._slots.release()
@@ -141,7 +145,12 @@ class BotService:
             delivery.routing_key,
             delivery.message_id,
             outcome,
-            extra={"action": "handled", "message_id": delivery.message_id, "outcome": outcome},
+            extra={
+                "action": "handled",
+                "message_id": delivery.message_id,
+                "routing_key": delivery.routing_key,
+                "outcome": outcome,
+            },
         )
 
     async def _shutdown(self, consuming: asyncio.Task[None] | None) -> None:

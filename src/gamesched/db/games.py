@@ -116,3 +116,27 @@ def set_message_id(session: Session, *, game_id: uuid.UUID, message_id: str | No
         .where(models.GameSession.id == game_id)
         .values(discord_message_id=message_id)
     )
+
+
+def upcoming_games(
+    session: Session,
+    *,
+    guild_id: uuid.UUID,
+    title_contains: str | None = None,
+    offset: int = 0,
+    limit: int,
+) -> list[GameRow]:
+    """The guild's open (scheduled or in progress) games, soonest first, for Discord's game
+    list and its game pickers; ``title_contains`` filters case-insensitively."""
+    stmt = (
+        _with_place()
+        .where(
+            models.GameSession.guild_id == guild_id,
+            models.GameSession.status.in_(_values(rules.OPEN_STATUSES)),
+        )
+        .order_by(models.GameSession.scheduled_at, models.GameSession.id)
+    )
+    if title_contains:
+        pattern = "%" + title_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(models.GameSession.title.ilike(pattern + "%", escape="\\"))
+    return [GameRow(*r) for r in session.execute(stmt.offset(offset).limit(limit))]

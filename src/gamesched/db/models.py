@@ -102,6 +102,9 @@ class Guild(Base):
         ARRAY(Integer), server_default=text("'{60,15}'::integer[]")
     )
     default_duration_minutes: Mapped[int] = mapped_column(Integer, server_default=text("120"))
+    #: IANA zone in which the guild's members' typed times are read when they set none of their
+    #: own (``/timezone``); checked against the zone database before it is stored.
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC", default="UTC")
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now())
 
@@ -336,3 +339,44 @@ class QueuedEvent(Base):
     state: Mapped[str] = mapped_column(String(16), server_default="ready", default="ready")
     parked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class UserSettings(Base):
+    """A Discord user's own settings, across guilds: the IANA zone their typed times are in."""
+
+    __tablename__ = "user_settings"
+    __table_args__ = (_snowflake_check("discord_user_id"),)
+
+    discord_user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class GameDraft(Base):
+    """A game typed into the ``/game create`` or ``/game edit`` modal, waiting for Confirm.
+
+    ``id`` is random and travels in the Confirm and Edit buttons' ``custom_id``; a draft is only
+    usable by ``discord_user_id`` in ``discord_guild_id`` until ``expires_at``. ``game_id`` is
+    the game being edited (None for a new one). ``typed`` keeps the modal's fields as typed, to
+    pre-fill the modal again on Edit.
+    """
+
+    __tablename__ = "game_drafts"
+    __table_args__ = (
+        CheckConstraint("isfinite(scheduled_at)", name="scheduled_at_finite"),
+        Index("ix_game_drafts_expires_at", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    discord_user_id: Mapped[str] = mapped_column(String(20))
+    discord_guild_id: Mapped[str] = mapped_column(String(20))
+    discord_channel_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    game_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scheduled_at: Mapped[datetime]
+    expected_duration_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_players: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    typed: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    expires_at: Mapped[datetime]

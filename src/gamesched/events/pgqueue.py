@@ -6,7 +6,12 @@
 * A consumer (``PgSource``) leases messages: one statement picks ready rows with
   ``FOR UPDATE SKIP LOCKED`` and moves their ``available_at`` a lease ahead, then commits, so no
   transaction stays open while the consumer works. Acking deletes the row; a consumer that dies
-  leaves it to come back when its lease runs out. Each lease bumps ``attempts``, which doubles as
+  leaves it to come back when its lease runs out. Acks are grouped: ``ack()`` queues the row
+  and returns, and one DELETE takes every ack queued since the last one as soon as the
+  consumer yields to the event loop (at the latest before the next lease or on close). A crash
+  in between costs a redelivery after the lease, which consumers absorb (they are idempotent on
+  the message id); a consumer that acks one message at a time would otherwise pay a round trip
+  per message. Each lease bumps ``attempts``, which doubles as
   the lease's token: a late ack of a lease that ran out and was taken again changes nothing.
 * Retries move ``available_at`` ahead by the next of ``RETRY_DELAYS``; what keeps failing, or
   expires before it is consumed, is parked (``state = 'parked'``) with its reason, and stays
@@ -70,8 +75,12 @@ SELECT extract(epoch FROM min(available_at) - clock_timestamp())::float8
 FROM event_queue WHERE queue = %(queue)s AND state = 'ready'
 """
 
-# Settle one lease; ``attempts`` is the lease's token.
-ACK = "DELETE FROM event_queue WHERE id = %(id)s AND attempts = %(attempts)s AND state = 'ready'"
+# Settle leases; ``attempts`` is each lease's token.
+ACK = """
+DELETE FROM event_queue AS q
+USING unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS a(id, attempts)
+WHERE q.id = a.id AND q.attempts = a.attempts AND q.state = 'ready'
+"""
 
 RETRY_LATER = """
 UPDATE event_queue
@@ -171,7 +180,7 @@ class PgDelivery:
     settled: bool = field(default=False, repr=False)
 
     async def ack(self) -> None:
-        await self.source._settle(self, ACK, {})
+        self.source._ack(self)
 
     async def retry(self, reason: str) -> None:
         delay = transport.retry_delay(self.attempt, self.source.retry_delays)
@@ -222,6 +231,8 @@ class PgSource:
         self._wake = asyncio.Event()
         self._unsettled = 0
         self._closing = False
+        self._acks: list[tuple[int, int]] = []  # (row id, lease token) queued by ack()
+        self._acking: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -251,6 +262,8 @@ class PgSource:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
+        with contextlib.suppress(Exception):
+            await self._flush_acks()
         await self._close_connections()
 
     async def deliveries(self) -> AsyncIterator[transport.Delivery]:
@@ -265,6 +278,7 @@ class PgSource:
             rows: list[Any] = []
             if free > 0:
                 self._wake.clear()
+                await self._flush_acks()
                 cur = await conn.execute(
                     LEASE, {"queue": self.queue, "limit": free, "lease": self.lease_seconds}
                 )
@@ -294,6 +308,36 @@ class PgSource:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _ack(self, delivery: PgDelivery) -> None:
+        if delivery.settled:
+            raise RuntimeError(f"delivery {delivery.message_id} settled twice")
+        if self._conn is None:
+            raise psycopg.OperationalError("consumer connection closed")
+        self._acks.append((delivery.row_id, delivery.attempt))
+        delivery.settled = True
+        self._unsettled -= 1
+        if self._acking is None or self._acking.done():
+            self._acking = asyncio.create_task(self._flush_acks(), name="pgqueue-ack")
+        self._wake.set()  # a slot is free
+
+    async def _flush_acks(self) -> None:
+        """Delete every queued ack in one statement. On a lost connection they are dropped: the
+        messages come back when their leases run out, and the iterator raises the error."""
+        while self._acks and self._conn is not None:
+            acks, self._acks = self._acks, []
+            try:
+                await self._conn.execute(
+                    ACK, {"ids": [a[0] for a in acks], "attempts": [a[1] for a in acks]}
+                )
+            except psycopg.Error as exc:
+                log.warning(
+                    "could not ack %d messages (they come back after their lease): %s",
+                    len(acks),
+                    exc,
+                    extra={"action": "ack_failed"},
+                )
+                return
+
     async def _settle(self, delivery: PgDelivery, sql: str, params: dict[str, Any]) -> None:
         if delivery.settled:
             raise RuntimeError(f"delivery {delivery.message_id} settled twice")
@@ -314,6 +358,12 @@ class PgSource:
             self._wake.set()  # gone: let ``deliveries`` notice at once
 
     async def _close_connections(self) -> None:
+        acking, self._acking = self._acking, None
+        if acking is not None and not acking.done():
+            acking.cancel()
+            with contextlib.suppress(BaseException):
+                await acking
+        self._acks.clear()  # not sent: their messages come back when their leases run out
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()

@@ -74,7 +74,10 @@ class Delivery(Protocol):
     body: bytes
     attempt: int  # 1 on the first delivery, 2 on the first retry, ...
 
-    async def ack(self) -> None: ...
+    async def ack(self) -> None:
+        """Done with it. Like AMQP's basic.ack, it is not confirmed: a crash just after may
+        still deliver it once more, which consumers absorb by the message id."""
+        ...
 
     async def retry(self, reason: str) -> None:
         """Deliver again after the next of ``RETRY_DELAYS``; park it when they are used up."""

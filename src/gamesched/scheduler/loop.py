@@ -318,7 +318,14 @@ class KindLoop:
         """Note the rows of a batch that failed statement-wise (rolled back, so pending)."""
         if len(ids) == 1:
             failures = self._alone.get(ids[0], 0) + 1
-            log.debug("%s: row %s failed alone (%d): %s", self.kind.name, ids[0], failures, exc)
+            log.debug(
+                "%s: row %s failed alone (%d): %s",
+                self.kind.name,
+                ids[0],
+                failures,
+                exc,
+                extra={"action": "row_failed", "kind": self.kind.name, "row_id": ids[0]},
+            )
             if failures >= POISON_AFTER:
                 self._alone.pop(ids[0], None)
                 self._poison.append(ids[0])
@@ -530,4 +537,4 @@ class KindLoop:
             try:
                 await conn.close()
             except Exception:
-                log.debug("error closing connection", exc_info=True)
+                log.debug("error closing connection", exc_info=True, extra={"action": "close"})

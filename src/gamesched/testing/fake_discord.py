@@ -1,7 +1,8 @@
 """A local fake of the slice of Discord's REST API that gamesched uses, for tests, benchmarks
 and demos: point ``DISCORD_API_BASE`` at ``FakeDiscord.base_url``.
 
-It records every request, keeps the messages it was sent, and can misbehave on demand the way
+It records every request, keeps the messages it was sent and the application commands
+registered (bulk overwrites, global and per guild), and can misbehave on demand the way
 Discord does: 429 with ``retry_after``, 403 with code 50007 (the user's DMs are closed), 404 with
 code 10008 (the message was deleted), 5xx, and a global rate limit. Messages sent with a
 ``nonce`` and ``enforce_nonce`` are deduplicated as Discord does.
@@ -21,6 +22,7 @@ from aiohttp import web
 
 SNOWFLAKE_START = 1_300_000_000_000_000_000
 BOT_ID = "1"
+APPLICATION_ID = "2"
 
 
 def _user(user_id: str) -> dict[str, Any]:
@@ -34,6 +36,22 @@ def _user(user_id: str) -> dict[str, Any]:
         "bot": user_id == BOT_ID,
         "public_flags": 0,
         "flags": 0,
+    }
+
+
+def _application() -> dict[str, Any]:
+    """The bot's application, with every field hikari reads."""
+    return {
+        "id": APPLICATION_ID,
+        "name": "gamesched",
+        "description": "",
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "owner": _user("3"),
+        "verify_key": "00" * 32,
+        "flags": 0,
+        "approximate_guild_count": 1,
+        "approximate_user_install_count": 0,
     }
 
 
@@ -105,6 +123,10 @@ class FakeDiscord:
     requests: list[Request] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     dm_channels: dict[str, str] = field(default_factory=dict)  # user -> channel
+    # interaction token -> the original response as last edited through the webhook route
+    interaction_responses: dict[str, Message] = field(default_factory=dict)
+    # registered application commands: guild id (None: global) -> the commands as returned
+    commands: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(SNOWFLAKE_START))
     _window: deque[float] = field(default_factory=deque)
     _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -199,14 +221,68 @@ class FakeDiscord:
             return 200, {**_user(BOT_ID), **me}, {}
         if parts == ["users", "@me", "channels"] and method == "POST":
             return self._dm_channel(str((body or {}).get("recipient_id", "")))
+        if parts == ["oauth2", "applications", "@me"] and method == "GET":
+            return 200, _application(), {}
+        if parts[:1] == ["applications"] and parts[-1:] == ["commands"]:
+            return self._commands(method, parts, body)
         if parts[:1] == ["channels"] and len(parts) == 2 and method == "GET":
             guild = self.guild_of_channel.get(parts[1])
             if guild is None:
                 return self._error(404, 10003, "Unknown Channel")
             return 200, _text_channel(parts[1], guild), {}
+        if parts[:1] == ["webhooks"] and parts[3:] == ["messages", "@original"]:
+            return self._original_response(method, parts[2], body)
         if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
             return self._messages(method, parts[1], parts[3] if len(parts) > 3 else None, body)
         return self._error(404, 0, f"fake Discord has no {method} {path}")
+
+    def _commands(
+        self, method: str, parts: list[str], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """GET/PUT /applications/{id}/commands and /applications/{id}/guilds/{gid}/commands
+        (a PUT is a bulk overwrite: it replaces the whole list, keeping the ids of the names
+        that stay)."""
+        if len(parts) == 3:
+            guild = None
+        elif len(parts) == 5 and parts[2] == "guilds":
+            guild = parts[3]
+        else:
+            return self._error(404, 0, "fake Discord has no such commands route")
+        if parts[1] != APPLICATION_ID:
+            return self._error(403, 50001, "Missing Access")
+        if method == "GET":
+            return 200, self.commands.get(guild, []), {}
+        if method != "PUT":
+            return self._error(405, 0, "Method Not Allowed")
+        if not isinstance(body, list):
+            return self._error(400, 50035, "Invalid Form Body")
+        return 200, self.set_commands(guild, body), {}
+
+    def set_commands(
+        self, guild: str | None, commands: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Store ``commands`` as a bulk overwrite does (also for tests: what was registered
+        before), with the fields Discord adds; the ids of names already registered stay."""
+        ids = {c["name"]: c["id"] for c in self.commands.get(guild, [])}
+        stored = [
+            {
+                "type": 1,
+                "default_member_permissions": None,
+                "nsfw": False,
+                **command,
+                "id": ids.get(command.get("name")) or self._new_id(),
+                "application_id": APPLICATION_ID,
+                "guild_id": guild,
+                "version": self._new_id(),
+            }
+            for command in commands
+        ]
+        if guild is None:
+            for command in stored:
+                command.setdefault("contexts", None)
+                command.setdefault("integration_types", [0])
+        self.commands[guild] = stored
+        return stored
 
     def _global_limit(self) -> tuple[int, Any, dict[str, str]] | None:
         if self.global_rate is None:
@@ -276,6 +352,26 @@ class FakeDiscord:
             del self.messages[message_id]
             return 204, None, {}
         return self._error(405, 0, "Method Not Allowed")
+
+    def _original_response(
+        self, method: str, token: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """An interaction's original response, edited after a deferred answer (any token is
+        accepted: the fake does not know which interactions Discord sent)."""
+        if method != "PATCH":
+            return self._error(405, 0, "Method Not Allowed")
+        body = body or {}
+        earlier = self.interaction_responses.get(token)
+        message = Message(
+            earlier.id if earlier else self._new_id(),
+            "0",
+            body.get("content") or "",
+            body.get("embeds") or [],
+            body.get("components") or [],
+            None,
+        )
+        self.interaction_responses[token] = message
+        return 200, self._json(message), {}
 
     def delete_message(self, message_id: str) -> None:
         """As if someone deleted the message in the Discord client."""

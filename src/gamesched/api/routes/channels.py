@@ -16,7 +16,7 @@ from gamesched.settings import Settings
 
 log = logging.getLogger("gamesched.api.channels")
 
-router = APIRouter(prefix="/api/v1", tags=["channels"], responses=schemas.API_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["channels"])
 
 
 def _out(channel: models.Channel) -> schemas.ChannelOut:
@@ -29,10 +29,16 @@ def _out(channel: models.Channel) -> schemas.ChannelOut:
     )
 
 
-@router.post("/guilds/{discord_guild_id}/channels", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/guilds/{discord_guild_id}/channels",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a channel",
+    response_description="the registered channel",
+    responses=schemas.errors(*schemas.API, *schemas.BODY, 404, 409),
+)
 async def add_channel(
     discord_guild_id: deps.GuildIdPath,
-    body: schemas.ChannelIn,
+    body: schemas.ChannelInBody,
     session: deps.DbSession,
     caller: deps.Caller,
     request: Request,
@@ -69,7 +75,13 @@ async def _check_with_discord(settings: Settings, discord_guild_id: str, channel
         )
     except discord_rest.DiscordUnavailable as exc:
         log.warning(
-            "channel check failed: %s", exc.message, extra={"action": "api.discord_unavailable"}
+            "channel check failed: %s",
+            exc.message,
+            extra={
+                "action": "api.discord_unavailable",
+                "discord_guild_id": discord_guild_id,
+                "discord_channel_id": channel_id,
+            },
         )
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -88,10 +100,15 @@ async def _check_with_discord(settings: Settings, discord_guild_id: str, channel
         )
 
 
-@router.patch("/channels/{discord_channel_id}")
+@router.patch(
+    "/channels/{discord_channel_id}",
+    summary="Change a channel",
+    response_description="the channel as changed",
+    responses=schemas.errors(*schemas.API, *schemas.BODY, 404),
+)
 def configure_channel(
     discord_channel_id: deps.ChannelIdPath,
-    body: schemas.ChannelPatch,
+    body: schemas.ChannelPatchBody,
     session: deps.DbSession,
     caller: deps.Caller,
     now: deps.Now,

@@ -14,7 +14,12 @@ from gamesched.db import migrate
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=schemas.Health)
+@router.get(
+    "/healthz",
+    response_model=schemas.Health,
+    summary="Liveness",
+    response_description="the process runs",
+)
 def healthz() -> schemas.Health:
     """The process runs."""
     return schemas.Health(status="ok")
@@ -23,8 +28,13 @@ def healthz() -> schemas.Health:
 @router.get(
     "/readyz",
     response_model=schemas.Health,
+    summary="Readiness",
+    response_description="ready to serve",
     responses={
-        503: {"model": schemas.Health, "description": "PostgreSQL does not answer, or unmigrated"}
+        503: {
+            "model": schemas.Health,
+            "description": "PostgreSQL does not answer, or its schema needs `gamesched migrate`",
+        }
     },
 )
 def readyz(request: Request) -> JSONResponse:
@@ -47,9 +57,11 @@ def readyz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
+    summary="Prometheus metrics",
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 def metrics(request: Request) -> Response:
-    """Request counts and latency histograms in Prometheus' text format."""
+    """Request counts by route and status, latency histograms and the requests in progress,
+    in Prometheus' text format. Every route's series exist from the start, at 0."""
     data = generate_latest(request.app.state.metrics.registry)
     return Response(data, media_type=CONTENT_TYPE_LATEST)
