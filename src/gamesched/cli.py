@@ -169,6 +169,12 @@ def _where_next(settings: Settings) -> None:
     )
 
 
+def _cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    from gamesched.scheduler import retention
+
+    return _asyncio_run(retention.prune_command(settings))
+
+
 def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     return _asyncio_run(_dlq(settings, args))
 
@@ -389,6 +395,10 @@ _ENV = {
         "METRICS_HOST, METRICS_PORT  where the daemons serve /metrics, /healthz, /readyz\n"
         "                    (default 127.0.0.1, 9101 scheduler, 9102 bot; 0: any free port)"
     ),
+    "retention": (
+        "GAMESCHED_RETENTION_DAYS  done rows older than this many days are pruned (default 30; "
+        "0 keeps\n                    everything)"
+    ),
     "logs": "LOG_LEVEL, LOG_FORMAT  INFO..., text or json (one object per line)",
 }
 
@@ -445,7 +455,16 @@ def _add_run(sub: Any) -> None:
         "scheduler and the Discord bot in one process until Ctrl-C or SIGTERM, which stops all "
         "three cleanly (exit 0). The scheduler's metrics are on METRICS_PORT (default 9101), "
         "the bot's on the next port (9102).",
-        env=("database", "transport", "discord", "interactions", "api", "scheduler", "metrics"),
+        env=(
+            "database",
+            "transport",
+            "discord",
+            "interactions",
+            "api",
+            "scheduler",
+            "retention",
+            "metrics",
+        ),
     )
 
 
@@ -457,7 +476,7 @@ def _add_scheduler(sub: Any) -> None:
         help="run the scheduler daemon (reminders, status transitions, outbox)",
         description="The scheduler daemon: publishes reminders, status changes and outbox "
         "events when they are due. Run as many replicas as you like.",
-        env=("database", "transport", "scheduler", "metrics"),
+        env=("database", "transport", "scheduler", "retention", "metrics"),
     )
     parser.add_argument(
         "--kinds",
@@ -589,6 +608,20 @@ def _add_discord(sub: Any) -> None:
     )
 
 
+def _add_prune(sub: Any) -> None:
+    _add(
+        sub,
+        "prune",
+        _cmd_prune,
+        help="one retention pass now (GAMESCHED_RETENTION_DAYS); print counts",
+        description="One retention pass now: delete the done rows older than "
+        "GAMESCHED_RETENTION_DAYS (never a pending row, nor a row of a game still scheduled or "
+        "in progress) and print how many went from each table. The scheduler does this by "
+        "itself every 10 minutes.",
+        env=("database", "retention"),
+    )
+
+
 #: Every subcommand, in the order --help lists them.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_run,
@@ -599,6 +632,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_bot,
     _add_token,
     _add_dlq,
+    _add_prune,
     _add_discord,
 ]
 
@@ -637,7 +671,14 @@ def build_parser() -> argparse.ArgumentParser:
             92,
         ),
         epilog=_epilog(
-            "database", "transport", "discord", "interactions", "api", "scheduler", "metrics"
+            "database",
+            "transport",
+            "discord",
+            "interactions",
+            "api",
+            "scheduler",
+            "retention",
+            "metrics",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

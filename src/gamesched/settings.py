@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     scheduler_max_wait_seconds: float = Field(default=300.0, gt=0, le=86400)
     scheduler_batch_size: int = Field(default=500, ge=1, le=10000)
     scheduler_concurrency: int = Field(default=4, ge=1, le=32)
+    # done rows older than this are pruned by the scheduler daemon; 0 keeps everything
+    gamesched_retention_days: int = Field(default=30, ge=0, le=36500)
     metrics_host: str = Field(default="127.0.0.1", min_length=1)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -78,3 +78,22 @@ class SchedulerMetrics:
             ["kind"],
             registry=self.registry,
         )
+        # retention (gamesched.scheduler.retention)
+        self.table_rows = Gauge(
+            "gamesched_table_rows",
+            "Rows in the table: exact up to about 100,000, PostgreSQL's estimate above "
+            "(refreshed every minute)",
+            ["table"],
+            registry=self.registry,
+        )
+        self.pruned = Counter(
+            "gamesched_retention_pruned_rows",
+            "Rows deleted by retention (done and older than GAMESCHED_RETENTION_DAYS)",
+            ["table"],
+            registry=self.registry,
+        )
+        self.last_prune = Gauge(
+            "gamesched_retention_last_prune_timestamp_seconds",
+            "Unix time this process last finished a prune pass (0: never)",
+            registry=self.registry,
+        )

@@ -27,6 +27,7 @@ from gamesched.scheduler.listener import Listener
 from gamesched.scheduler.loop import KindLoop
 from gamesched.scheduler.metrics import SchedulerMetrics
 from gamesched.scheduler.publishing import SharedSink
+from gamesched.scheduler.retention import RetentionTask
 from gamesched.settings import Settings, mask_url
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class SchedulerService:
             )
             for k in self.kinds
         ]
+        self.retention = RetentionTask(
+            settings.libpq_url, days=settings.gamesched_retention_days, metrics=self.metrics
+        )
         self.health = HealthServer(
             host=metrics_host or settings.metrics_host,
             port=settings.metrics_port_for("scheduler"),
@@ -89,6 +93,7 @@ class SchedulerService:
     def stop(self) -> None:
         """Stop claiming and shut down; idempotent, safe from a signal handler."""
         self._stop.set()
+        self.retention.stop()
         for loop in self.loops:
             loop.stop()
 
@@ -146,6 +151,7 @@ class SchedulerService:
         self._tasks += [
             asyncio.create_task(loop.run(), name=f"loop-{loop.kind.name}") for loop in self.loops
         ]
+        self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         monitor = asyncio.create_task(self._monitor(), name="monitor")
         try:
             await self._stop.wait()
@@ -156,6 +162,7 @@ class SchedulerService:
         return self.exit_code
 
     async def _shutdown(self) -> None:
+        self.retention.stop()
         for loop in self.loops:
             loop.stop()
         loop_tasks = [t for t in self._tasks if t.get_name() != "listener"]
