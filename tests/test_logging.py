@@ -121,7 +121,7 @@ async def test_run_logs_json_lines_with_the_game_id(settings: Settings) -> None:
         await run.logged('"action": "consuming"', 60)
         server = Server(api_port, await admin_token(environ))
         game = await server.game(starts_in=3600)
-        await run.logged(f"dry-run: would post {CHANNEL}")
+        await run.logged(f"dry-run: would post in channel {CHANNEL}")
         await run.logged('"routing_key": "game.created"')
     finally:
         assert await run.stop() == 0, run.log()

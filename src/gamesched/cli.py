@@ -689,6 +689,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _handlers() -> dict[str, Callable[[Settings, argparse.Namespace], int]]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: p.get_default("handler") for name, p in sub.choices.items()}
+
+
+#: Each subcommand's handler by name (what the parser dispatches to, for tests and tools).
+COMMANDS = _handlers()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
