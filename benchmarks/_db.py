@@ -12,7 +12,6 @@ import time
 import uuid
 from datetime import datetime
 from typing import Any, LiteralString, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -25,21 +24,17 @@ PER_GAME = 1000
 MINUTES_BASE = 100_000  # far from real reminder values; only uniqueness matters here
 
 
-def database_url_for(base_url: str, name: str) -> str:
-    """``base_url`` with its database name replaced by ``name``."""
-    parts = urlsplit(base_url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
 def create(base_url: str, prefix: str = "bench") -> tuple[str, str]:
-    """Create and migrate a fresh database; return (url, name)."""
+    """Create and migrate a fresh database named ``<prefix>_<random>`` on the server of
+    ``base_url`` (what ``gamesched migrate`` does); return (url, name)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    url = database_url_for(base_url, name)
+    url = engine.database_url_for(base_url, name)
     migrate.upgrade(Settings(database_url=url))
     return url, name
 
 
 def drop(url: str, name: str) -> None:
+    """Drop database ``name``; ``url`` is any URL of its server, as the user gave it."""
     engine.drop_database(Settings(database_url=url).libpq_url, name)
 
 
@@ -156,5 +151,6 @@ def rows_of(conn: psycopg.Connection[Any], tag: str) -> list[ScheduleRow]:
 
 
 def server_version(url: str) -> str:
-    with connect(url) as conn:
+    """The version of the server of ``url`` (asked in its ``postgres`` database)."""
+    with connect(engine.maintenance_url(url)) as conn:
         return str(scalar(conn, "SHOW server_version"))

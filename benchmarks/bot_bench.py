@@ -21,14 +21,12 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from gamesched.db import engine as db_engine
-from gamesched.db import migrate
+from benchmarks import _db
 from gamesched.events import schemas, transports
 from gamesched.events.schemas import Outgoing
 from gamesched.settings import Settings
@@ -190,15 +188,13 @@ async def rate(settings: Settings, fake: FakeDiscord, pid: int, reminders: int) 
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    name = f"gsbench_bot_{uuid.uuid4().hex[:8]}"
-    base = args.database_url.rsplit("/", 1)[0]
+    url, name = _db.create(args.database_url, prefix="gsbench_bot")
     settings = Settings(
-        database_url=f"{base}/{name}",
+        database_url=url,
         rabbitmq_url=args.rabbitmq_url if args.transport == "rabbitmq" else None,
         gamesched_transport=args.transport,
         gamesched_exchange=f"gamesched.bench.{name}",
     )
-    migrate.upgrade(settings)
     fake = FakeDiscord()
     await fake.start()
     proc = await start_bot(settings, fake)
@@ -218,7 +214,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         proc.terminate()
         await proc.wait()
         await fake.stop()
-        db_engine.drop_database(args.database_url, name)
+        _db.drop(url, name)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

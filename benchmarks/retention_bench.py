@@ -20,15 +20,14 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from benchmarks import _stats
+from benchmarks import _db, _stats
 from benchmarks._machine import cpu_model
-from gamesched.db import claims, engine, migrate
+from gamesched.db import claims
 from gamesched.scheduler import retention
 from gamesched.settings import Settings
 
@@ -171,11 +170,8 @@ async def row_counts_timed(url: str) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    name = f"gsbench_ret_{uuid.uuid4().hex[:8]}"
-    base = args.database_url.rsplit("/", 1)[0]
-    settings = Settings(database_url=f"{base}/{name}", rabbitmq_url=None)
-    migrate.upgrade(settings)
-    url = settings.libpq_url
+    db_url, name = _db.create(args.database_url, prefix="gsbench_ret")
+    url = Settings(database_url=db_url, rabbitmq_url=None).libpq_url
     result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": f"{os.cpu_count()} x {cpu_model()}",
@@ -235,7 +231,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         result["load_average_after"] = os.getloadavg()
         return result
     finally:
-        engine.drop_database(args.database_url, name)
+        _db.drop(db_url, name)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -471,7 +471,7 @@ async def _main(args: argparse.Namespace) -> int:
         transport=args.transport,
     )
     machine = _machine.describe(
-        _db.server_version(_db.database_url_for(opts.database_url, "postgres")),
+        _db.server_version(opts.database_url),
         # not asked of a broker the run does not use
         await rabbitmq_version(opts.rabbitmq_url) if opts.transport == "rabbitmq" else "-",
     )

@@ -8,7 +8,8 @@ Two isolation tiers:
   and several connections.
 
 Every run has its own databases (``gst_<run id>_*``) and its own exchange name, so runs on one
-machine cannot collide; all of them are dropped at the end of the run.
+machine cannot collide; all of them are dropped at the end of the run. Databases are named,
+created and dropped with gamesched.db.engine's helpers, as the benchmarks' are.
 
 ``TEST_DATABASE_URL`` (a server URL; the database part is ignored) and ``TEST_RABBITMQ_URL``
 point the tests elsewhere than the local defaults.
@@ -44,8 +45,7 @@ RUN_ID = uuid.uuid4().hex[:10]
 
 
 def database_url(name: str) -> str:
-    base, _, _ = SERVER_URL.rpartition("/")
-    return f"{base}/{name}"
+    return db_engine.database_url_for(SERVER_URL, name)
 
 
 def make_settings(db_name: str, **overrides: object) -> Settings:

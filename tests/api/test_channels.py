@@ -17,9 +17,9 @@ from gamesched.api import app as api_app
 from gamesched.db import engine as db_engine
 from gamesched.db import tokens
 from gamesched.settings import Settings
+from gamesched.testing.fake_discord import FakeDiscord
 from tests.api.conftest import CHANNEL, GUILD, Api, auth
 from tests.conftest import make_settings
-from tests.fakes.discord import FakeDiscord
 
 OTHER_GUILD = "100000000000000002"
 OTHER_CHANNEL = "200000000000000002"
@@ -71,7 +71,8 @@ def test_guild_token_gets_the_same_404_for_another_guilds_channel(
 
 @pytest.fixture
 def discord() -> Iterator[FakeDiscord]:
-    with FakeDiscord().running() as fake:
+    # in a thread of its own: the TestClient blocks this thread while the API asks the fake
+    with FakeDiscord().in_thread() as fake:
         yield fake
 
 
@@ -90,8 +91,8 @@ def app_with_token(fresh_settings: Settings, api_base: str) -> Iterator[Api]:
 @pytest.fixture
 def checked(fresh_settings: Settings, discord: FakeDiscord) -> Iterator[Api]:
     """The API with a bot token, asking the fake Discord."""
-    discord.add_text_channel(CHANNEL, guild_id=GUILD)
-    yield from app_with_token(fresh_settings, discord.api_base)
+    discord.guild_of_channel[CHANNEL] = GUILD
+    yield from app_with_token(fresh_settings, discord.base_url)
 
 
 def registered(settings: Settings) -> set[str]:
@@ -107,11 +108,11 @@ def test_discord_confirms_the_channel_before_it_is_registered(
     checked: Api, discord: FakeDiscord, fresh_settings: Settings
 ) -> None:
     checked.setup_guild()  # registers CHANNEL, which the fake says is GUILD's
-    assert [(r.method, r.path, r.authorization) for r in discord.requests] == [
+    assert [(r.method, discord.prefix + r.path, r.authorization) for r in discord.requests] == [
         ("GET", f"/api/v10/channels/{CHANNEL}", f"Bot {BOT_TOKEN}")
     ]
-    discord.add_text_channel(OTHER_CHANNEL, guild_id=OTHER_GUILD)
-    discord.add_dm_channel(NEW_CHANNEL, user_id="300000000000000009")
+    discord.guild_of_channel[OTHER_CHANNEL] = OTHER_GUILD
+    discord.dm_channels["300000000000000009"] = NEW_CHANNEL
 
     other = add_channel(checked, OTHER_CHANNEL)
     assert other.status_code == 422
@@ -133,7 +134,7 @@ def test_discord_failing_is_503_and_registers_nothing(
     checked: Api, discord: FakeDiscord, fresh_settings: Settings
 ) -> None:
     checked.setup_guild()
-    discord.add_text_channel(NEW_CHANNEL, guild_id=GUILD)
+    discord.guild_of_channel[NEW_CHANNEL] = GUILD
     for status in (500, 502, 401, 429):  # down, a proxy's error, a revoked bot token, throttled
         discord.fail_with = status
         resp = add_channel(checked, NEW_CHANNEL)
@@ -169,8 +170,8 @@ def test_without_a_bot_token_discord_is_not_asked(client: Api) -> None:
 
 
 async def test_channel_guild_id_against_the_fake(discord: FakeDiscord) -> None:
-    discord.add_text_channel(NEW_CHANNEL, guild_id=OTHER_GUILD)
-    ask = {"api_base": discord.api_base, "token": BOT_TOKEN}
+    discord.guild_of_channel[NEW_CHANNEL] = OTHER_GUILD
+    ask = {"api_base": discord.base_url, "token": BOT_TOKEN}
     assert await discord_rest.channel_guild_id(**ask, channel_id=NEW_CHANNEL) == OTHER_GUILD
     assert await discord_rest.channel_guild_id(**ask, channel_id="1") is None
     discord.fail_with = 403  # the bot may not see it

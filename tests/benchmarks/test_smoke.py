@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import aiormq
-import psycopg
 import pytest
 
 from benchmarks import _results
-from tests.conftest import RABBITMQ_URL, SERVER_URL
+from gamesched.db import engine as db_engine
+from gamesched.settings import Settings
+from tests.conftest import RABBITMQ_URL, SERVER_URL, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,11 +86,10 @@ async def _missing_on_broker(names: list[str]) -> list[str]:
 def assert_removed(result: dict[str, Any]) -> None:
     """The run's own database, exchange and the daemon's queues are gone after it."""
     if "database" in result:
-        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (result["database"],)
-            ).fetchone()
-        assert found is None, f"database {result['database']} left behind"
+        settings = Settings(database_url=database_url(result["database"]))
+        assert not db_engine.database_exists(settings), (
+            f"database {settings.database_name} left behind"
+        )
     exchange = result["exchange"]
     assert exchange.startswith(("bench.", "rate."))
     names = [exchange, f"{exchange}.bot", f"{exchange}.dlq"]

@@ -102,29 +102,37 @@ def connect_error_message(url: str, exc: BaseException) -> str:
     return f"cannot connect to PostgreSQL at {mask_url(url)}: {detail}"
 
 
-def maintenance_url(url: str) -> str:
-    """The same server, database ``postgres``: where CREATE/DROP DATABASE are issued."""
+def database_url_for(url: str, name: str) -> str:
+    """``url`` (same server, user and options) with database ``name`` instead of its own."""
     base, _, rest = url.rpartition("/")
     query = ""
     if "?" in rest:
         query = "?" + rest.split("?", 1)[1]
-    return f"{base}/postgres{query}"
+    return f"{base}/{name}{query}"
+
+
+def maintenance_url(url: str) -> str:
+    """The same server, database ``postgres``: where CREATE/DROP DATABASE are issued."""
+    return database_url_for(url, "postgres")
+
+
+def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    )
 
 
 def database_exists(settings: Settings) -> bool:
     with connect(maintenance_url(settings.libpq_url), autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.database_name,)
-        ).fetchone()
-        return row is not None
+        return _exists(conn, settings.database_name)
 
 
 def create_database(settings: Settings, *, template: str | None = None) -> bool:
-    """Create the settings' database if it is missing. Returns True if it was created."""
+    """Create the settings' database if it is missing (a copy of database ``template`` if
+    given). Returns True if it was created."""
     name = settings.database_name
     with connect(maintenance_url(settings.libpq_url), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists:
+        if _exists(conn, name):
             return False
         stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
@@ -139,6 +147,8 @@ def create_database(settings: Settings, *, template: str | None = None) -> bool:
 
 
 def drop_database(url: str, name: str) -> None:
+    """Drop database ``name`` (if it exists, closing its connections) on the server of ``url``,
+    a libpq URL (``Settings.libpq_url``)."""
     with connect(maintenance_url(url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

@@ -4,17 +4,28 @@ and demos: point ``DISCORD_API_BASE`` at ``FakeDiscord.base_url``.
 It records every request, keeps the messages it was sent and the application commands
 registered (bulk overwrites, global and per guild), and can misbehave on demand the way
 Discord does: 429 with ``retry_after``, 403 with code 50007 (the user's DMs are closed), 404 with
-code 10008 (the message was deleted), 5xx, and a global rate limit. Messages sent with a
-``nonce`` and ``enforce_nonce`` are deduplicated as Discord does.
+code 10008 (the message was deleted), 5xx, and a global rate limit; or fail every request, or
+never answer. Messages sent with a ``nonce`` and ``enforce_nonce`` are deduplicated as Discord
+does.
+
+``GET /channels/{id}`` answers for the guild text channels in ``guild_of_channel`` and the DM
+channels in ``dm_channels``, and 404 (code 10003) for any other id.
+
+In async code: ``await fake.start()`` ... ``await fake.stop()``. A synchronous test whose code
+under test waits on the fake (a TestClient request to an API that asks Discord) serves it from a
+thread of its own: ``with FakeDiscord().in_thread() as fake: ...``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +85,11 @@ def _text_channel(channel_id: str, guild_id: str) -> dict[str, Any]:
     }
 
 
+def _dm_channel(channel_id: str, user_id: str) -> dict[str, Any]:
+    """A DM channel with the bot's recipient."""
+    return {"id": channel_id, "type": 1, "last_message_id": None, "recipients": [_user(user_id)]}
+
+
 def _numbered(components: list[Any]) -> list[Any]:
     """Discord numbers every component in what it returns (clients may require the ids)."""
     counter = itertools.count(1)
@@ -120,6 +136,10 @@ class FakeDiscord:
     # scripted failures: (method, path) -> statuses to answer next (429 carries retry_after)
     fail_next: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     retry_after: float = 0.2
+    # every request answers this status with a bare error body (a 429 without retry_after, as
+    # a proxy or Cloudflare sends it, which clients do not wait out)
+    fail_with: int | None = None
+    hang: bool = False  # requests get no answer until the fake stops (for timeouts)
     requests: list[Request] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     dm_channels: dict[str, str] = field(default_factory=dict)  # user -> channel
@@ -133,10 +153,12 @@ class FakeDiscord:
     _runner: web.AppRunner | None = None
     base_url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._stopping.clear()
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_route("*", self.prefix + "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -149,7 +171,26 @@ class FakeDiscord:
         self.base_url = f"http://{host}:{sock.getsockname()[1]}{self.prefix}"
         return self.base_url
 
+    @contextlib.contextmanager
+    def in_thread(self, timeout: float = 10.0) -> Iterator[FakeDiscord]:
+        """Serve from an event loop in a thread of its own while the block runs: for
+        synchronous tests, and async ones whose loop blocks on the code under test."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="fake-discord", daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout)
+            try:
+                yield self
+            finally:
+                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            loop.close()
+
     async def stop(self) -> None:
+        self._stopping.set()  # answer hung requests first, so the server can stop at once
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -186,6 +227,8 @@ class FakeDiscord:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
+        if self.hang:
+            await self._stopping.wait()
         status, payload, headers = self._answer(request.method, path, body)
         self.requests.append(
             Request(
@@ -206,6 +249,8 @@ class FakeDiscord:
         return status, {"code": code, "message": message}, {}
 
     def _answer(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if self.fail_with is not None:
+            return self._error(self.fail_with, 0, f"fake failure {self.fail_with}")
         limited = self._global_limit()
         if limited is not None:
             return limited
@@ -226,10 +271,7 @@ class FakeDiscord:
         if parts[:1] == ["applications"] and parts[-1:] == ["commands"]:
             return self._commands(method, parts, body)
         if parts[:1] == ["channels"] and len(parts) == 2 and method == "GET":
-            guild = self.guild_of_channel.get(parts[1])
-            if guild is None:
-                return self._error(404, 10003, "Unknown Channel")
-            return 200, _text_channel(parts[1], guild), {}
+            return self._channel(parts[1])
         if parts[:1] == ["webhooks"] and parts[3:] == ["messages", "@original"]:
             return self._original_response(method, parts[2], body)
         if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
@@ -308,11 +350,16 @@ class FakeDiscord:
 
     def _dm_channel(self, user_id: str) -> tuple[int, Any, dict[str, str]]:
         channel = self.dm_channels.setdefault(user_id, self._new_id())
-        return (
-            200,
-            {"id": channel, "type": 1, "last_message_id": None, "recipients": [_user(user_id)]},
-            {},
-        )
+        return 200, _dm_channel(channel, user_id), {}
+
+    def _channel(self, channel_id: str) -> tuple[int, Any, dict[str, str]]:
+        guild = self.guild_of_channel.get(channel_id)
+        if guild is not None:
+            return 200, _text_channel(channel_id, guild), {}
+        user = next((u for u, c in self.dm_channels.items() if c == channel_id), None)
+        if user is not None:
+            return 200, _dm_channel(channel_id, user), {}
+        return self._error(404, 10003, "Unknown Channel")
 
     def _messages(
         self, method: str, channel: str, message_id: str | None, body: Any

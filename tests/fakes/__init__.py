@@ -1,1 +1,0 @@
-"""Fakes of the outside world (Discord) for tests: local servers that record requests."""
