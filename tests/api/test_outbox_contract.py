@@ -11,9 +11,7 @@ from gamesched.events import schemas
 from tests.api.conftest import Api
 
 
-def test_outbox_bodies_written_by_the_api_parse_as_their_models(
-    client: Api, db_session: Session
-):
+def test_outbox_bodies_written_by_the_api_parse_as_their_models(client: Api, db_session: Session):
     client.setup_guild()
     game = client.create_game(max_players=1)
     for user in ("400000000000000001", "400000000000000002"):
@@ -45,4 +43,3 @@ def test_outbox_bodies_written_by_the_api_parse_as_their_models(
         schemas.STATUS_TRANSITION_DUE,
     }
     assert sorted(actions) == ["joined", "left", "promoted", "waitlisted"]
-

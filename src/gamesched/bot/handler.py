@@ -232,4 +232,3 @@ class Handler:
     def _finish_reminder(self, message_id: str) -> None:
         with self.sessions.begin() as session:
             store.claim_message(session, message_id=message_id, routing_key=schemas.REMINDER_DUE)
-
