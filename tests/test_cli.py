@@ -362,6 +362,40 @@ def test_a_second_scheduler_on_a_busy_port_is_one_line(
         asyncio.run(delete_broker_objects(exchange))
 
 
+def test_scheduler_refuses_a_schema_behind_this_release_and_runs_on_a_newer_one(
+    fresh_settings: Settings,
+) -> None:
+    """Like the API and the bot: a database one migration behind is one line saying to run
+    `gamesched migrate` (exit 2); a revision this release does not know is a newer release's
+    (rolling upgrade), and the scheduler runs on it."""
+    env = {
+        **scheduler_env(fresh_settings, "unused", 0),
+        "GAMESCHED_TRANSPORT": "postgres",
+    }
+    migrate.downgrade(fresh_settings, "-1")
+    result = subprocess.run(
+        [sys.executable, "-m", "gamesched", "scheduler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    line = one_line(result)
+    assert "behind" in line and "`gamesched migrate`" in line, line
+
+    migrate.upgrade(fresh_settings)
+    with db_engine.connect(fresh_settings.libpq_url) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+        conn.commit()
+    proc = start_scheduler(env)
+    try:
+        logged_metrics_address(proc)  # started: it serves its metrics
+    finally:
+        stop(proc)
+    assert proc.returncode == 0
+
+
 # -- gamesched bot and gamesched dlq: one-line configuration errors ------------------------------
 
 

@@ -43,10 +43,12 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    from gamesched.db import engine as db_engine
+    from gamesched.db import migrate
     from gamesched.scheduler import kinds, service
 
-    db_engine.connect(settings.libpq_url).close()  # a missing database: says what creates it
+    # unreachable, missing or behind this release: one line (a newer revision is fine, for a
+    # rolling upgrade, as in the API and the bot)
+    migrate.check_schema(settings)
     svc = service.SchedulerService(settings, kinds.parse_kinds(args.kinds))
     return _asyncio_run(_serve(svc.run(), svc.stop))
 
