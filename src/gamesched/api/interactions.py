@@ -258,11 +258,23 @@ def _permissions(payload: dict[str, Any]) -> int:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else 0
 
 
+#: Discord's thread channel types (announcement, public and private thread).
+THREAD_TYPES = (10, 11, 12)
+
+
 def _channel_id(payload: dict[str, Any]) -> str | None:
+    """The channel the interaction acts for. In a thread, ``channel_id`` is the thread's; the
+    partial ``channel`` Discord sends along names its parent, which is the channel a game is
+    registered in and announced to."""
     channel = payload.get("channel")
-    return snowflake(payload.get("channel_id")) or snowflake(
-        channel.get("id") if isinstance(channel, dict) else None
-    )
+    if not isinstance(channel, dict):
+        channel = {}
+    kind = channel.get("type")
+    if isinstance(kind, int) and kind in THREAD_TYPES:
+        parent = snowflake(channel.get("parent_id"))
+        if parent is not None:
+            return parent
+    return snowflake(payload.get("channel_id")) or snowflake(channel.get("id"))
 
 
 def _executor() -> futures.ThreadPoolExecutor:
