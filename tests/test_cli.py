@@ -146,6 +146,94 @@ def test_run_serves_api_and_scheduler_and_stops_on_sigterm(run_id: str):
         asyncio.run(delete_broker_objects(f"gamesched.test.{run_id}.run"))
 
 
+def wait_for_log_line(proc: subprocess.Popen[str], text: str, timeout: float) -> None:
+    """Read the process's stderr (on a thread, so a silent process cannot hang the test) until a
+    line containing ``text``, or fail at the deadline."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    stream = proc.stderr
+
+    def pump() -> None:
+        with contextlib.suppress(ValueError, OSError):  # closed at the end of the test
+            for line in stream:
+                lines.put(line)
+                if text in line:
+                    return
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    seen = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        seen.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"no {text!r} within {timeout}s: {''.join(seen)}")
+
+
+def test_api_stops_on_sigterm_with_exit_0_after_finishing_a_request_in_flight(
+    fresh_settings: Settings,
+) -> None:
+    """SIGTERM is a clean stop, as for the other daemons: a request already being received is
+    answered, then the process exits 0 (not killed by the signal) within 10 s."""
+    import signal
+    import socket
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamesched", "api"],
+        env={
+            **os.environ,
+            "DATABASE_URL": fresh_settings.database_url,
+            "API_PORT": str(port),
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "text",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the API did not come up"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        body = b'{"type": 1}'
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            # a request in flight: its head and half its body sent when the signal arrives
+            sock.sendall(
+                b"POST /discord/interactions HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:5]
+            )
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            # uvicorn says so once it is shutting down (and waits for the request)
+            wait_for_log_line(proc, "Shutting down", timeout=10)
+            sock.sendall(body[5:])
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 401"), answer  # unsigned, but answered
+        assert proc.wait(10) == 0
+        assert time.monotonic() - start < 10
+    finally:
+        stop(proc)
+
+
 # -- one-line configuration errors (issue 7, findings 11-13) -----------------------------------
 
 
@@ -360,6 +448,40 @@ def test_a_second_scheduler_on_a_busy_port_is_one_line(
     finally:
         stop(first)
         asyncio.run(delete_broker_objects(exchange))
+
+
+def test_scheduler_refuses_a_schema_behind_this_release_and_runs_on_a_newer_one(
+    fresh_settings: Settings,
+) -> None:
+    """Like the API and the bot: a database one migration behind is one line saying to run
+    `gamesched migrate` (exit 2); a revision this release does not know is a newer release's
+    (rolling upgrade), and the scheduler runs on it."""
+    env = {
+        **scheduler_env(fresh_settings, "unused", 0),
+        "GAMESCHED_TRANSPORT": "postgres",
+    }
+    migrate.downgrade(fresh_settings, "-1")
+    result = subprocess.run(
+        [sys.executable, "-m", "gamesched", "scheduler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    line = one_line(result)
+    assert "behind" in line and "`gamesched migrate`" in line, line
+
+    migrate.upgrade(fresh_settings)
+    with db_engine.connect(fresh_settings.libpq_url) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+        conn.commit()
+    proc = start_scheduler(env)
+    try:
+        logged_metrics_address(proc)  # started: it serves its metrics
+    finally:
+        stop(proc)
+    assert proc.returncode == 0
 
 
 # -- gamesched bot and gamesched dlq: one-line configuration errors ------------------------------

@@ -43,10 +43,12 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    from gamesched.db import engine as db_engine
+    from gamesched.db import migrate
     from gamesched.scheduler import kinds, service
 
-    db_engine.connect(settings.libpq_url).close()  # a missing database: says what creates it
+    # unreachable, missing or behind this release: one line (a newer revision is fine, for a
+    # rolling upgrade, as in the API and the bot)
+    migrate.check_schema(settings)
     svc = service.SchedulerService(settings, kinds.parse_kinds(args.kinds))
     return _asyncio_run(_serve(svc.run(), svc.stop))
 
@@ -124,7 +126,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     svc = service.SchedulerService(settings)
     bot = app.Bot(settings, metrics_port=bot_port)
-    server = _api_server(settings, quiet=True, on_started=lambda: _where_next(settings))
+    server = _api_server(settings, on_started=lambda: _where_next(settings))
 
     def stop() -> None:
         svc.stop()
@@ -227,17 +229,17 @@ async def _check_broker(settings: Settings) -> int:
     return 0
 
 
-def _api_server(
-    settings: Settings, *, quiet: bool, on_started: Callable[[], None] | None = None
-) -> Any:
-    """A uvicorn server for the API; ``quiet`` leaves signal handling to us (``gamesched run``
-    owns the signals); ``on_started`` is called once it listens."""
+def _api_server(settings: Settings, *, on_started: Callable[[], None] | None = None) -> Any:
+    """A uvicorn server for the API that leaves the signals to us (``_serve`` owns them: left to
+    uvicorn, it re-raises SIGTERM once stopped and the process dies of it); ``on_started`` is
+    called once it listens. ``server.should_exit = True`` stops it cleanly: it stops accepting,
+    finishes the requests in flight, then runs the app's lifespan shutdown."""
     import uvicorn
 
     from gamesched.api import app
     from gamesched.health import QuietServer
 
-    class Server(QuietServer if quiet else uvicorn.Server):  # type: ignore[misc]
+    class Server(QuietServer):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started and on_started is not None:
@@ -256,11 +258,19 @@ def _cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     migrate.check_schema(settings)  # unreachable, missing or unmigrated database: one line
     sock = bind(settings.api_host, settings.api_port, "API_HOST:API_PORT")  # busy: one line
     log.info("%s", _database_line(settings, args), extra={"action": "database"})
+    server = _api_server(settings)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    async def main() -> int:
+        await server.serve(sockets=[sock])
+        return 0 if server.started else 1  # the app's start-up failed (uvicorn logged why)
+
     try:
-        _api_server(settings, quiet=False).run(sockets=[sock])
+        return _asyncio_run(_serve(main(), stop))
     finally:
         sock.close()
-    return 0
 
 
 def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:

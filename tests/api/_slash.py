@@ -48,6 +48,8 @@ class Slash:
     guild: str | None = GUILD
     channel: str = CHANNEL
     permissions: int = PLAIN
+    #: run from a thread of ``channel``: (thread id, channel type 10, 11 or 12)
+    thread: tuple[str, int] | None = None
     tokens_used: list[str] = field(default_factory=list)
 
     def as_(self, **changes: Any) -> Slash:
@@ -63,8 +65,14 @@ class Slash:
             "token": token,
             "version": 1,
             "channel_id": self.channel,
+            # the partial channel Discord sends along (a thread names its parent)
+            "channel": {"id": self.channel, "type": 0},
             "data": data,
         }
+        if self.thread is not None:
+            thread_id, thread_type = self.thread
+            payload["channel_id"] = thread_id
+            payload["channel"] = {"id": thread_id, "type": thread_type, "parent_id": self.channel}
         if self.guild is None:
             payload["user"] = {"id": self.user}
         else:

@@ -218,6 +218,24 @@ def test_a_time_that_happens_twice_is_the_first_and_the_preview_says_so(slash: S
     assert stamped(preview) == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("thread_type", [11, 12, 10])  # public, private, announcement thread
+def test_create_in_a_thread_announces_in_its_channel(slash: Slash, thread_type: int) -> None:
+    """Run inside a thread, the interaction's channel is the thread's: the game is announced in
+    the registered channel the thread belongs to."""
+    in_thread = slash.as_(thread=("200000000000000077", thread_type))
+    modal = in_thread.game("create")
+    assert modal["type"] == 9, modal
+    preview = in_thread.submit(modal["data"]["custom_id"], title="Go", when="in 6h")
+    assert "Created" in content(in_thread.click(buttons(preview)["Confirm"]))
+    rows = slash.sql(
+        "SELECT c.discord_channel_id FROM game_sessions g JOIN channels c ON c.id = g.channel_id"
+    )
+    assert rows == [(CHANNEL,)]
+    # a thread of a channel nobody registered is that channel's answer
+    elsewhere = slash.as_(channel=UNREGISTERED_CHANNEL, thread=("200000000000000078", 11))
+    assert "admin must register" in ephemeral_sentence(elsewhere.game("create"))
+
+
 def test_create_in_a_named_channel_announces_there(slash: Slash) -> None:
     second = "200000000000000003"
     resp = slash.api.http.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -122,3 +123,24 @@ async def test_a_follow_up_discord_refuses_is_logged_not_raised(
         # the endpoint still answers, and the next edit goes through
         assert slash.game("list")["type"] == 5
         assert "No games coming up" in (await _edited(fake, slash.tokens_used[-1])).content
+
+
+async def test_the_app_shuts_its_workers_down_once_the_deferred_answers_are_sent(
+    fresh_settings: Settings, fake: FakeDiscord
+) -> None:
+    """The slash commands' workers belong to the app: when its lifespan ends they are shut down
+    (their threads gone), after the deferred answers in hand were sent."""
+    http, slash = _app(fresh_settings, fake, budget=0.0)
+    app = http.app
+    http.__enter__()
+    try:
+        setup_guilds(slash.api)
+        pool = app.state.interaction_pool
+        assert slash.game("list")["type"] == 5  # deferred: its answer is still to be sent
+    finally:
+        # the lifespan ends; in a thread, since the fake Discord answers on this event loop
+        await asyncio.to_thread(http.__exit__, None, None, None)
+    assert slash.tokens_used[-1] in fake.interaction_responses
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(int)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("interaction")] == []

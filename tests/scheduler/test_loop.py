@@ -328,3 +328,35 @@ async def test_status_change_waits_for_a_game_locked_elsewhere(
             5,
             "status applied",
         )
+
+
+async def test_the_due_gauge_reads_zero_once_a_burst_drains(sched_settings: Settings):
+    """``gamesched_scheduler_due_rows`` is counted while a backlog drains; once it has drained and
+    the loop sleeps with nothing due, the gauge says 0 (an alert on it must not fire forever)."""
+    settings = sched_settings.model_copy(update={"scheduler_batch_size": 50})
+    service = SchedulerService(settings, metrics_host="127.0.0.1")
+    task = asyncio.create_task(service.run())
+
+    def due() -> float | None:
+        return service.metrics.registry.get_sample_value(
+            "gamesched_scheduler_due_rows", {"kind": "reminders"}
+        )
+
+    try:
+        await wait_until(lambda: service.ready()[0] or task.done(), 20, "scheduler ready")
+        assert not task.done()
+        async with await aconnect(settings) as conn:
+            await insert_reminders(conn, await seed_game(conn), 400)  # 8 full batches
+            await wait_until(
+                lambda: fetch_one(
+                    conn, "SELECT count(*) = 0 FROM notification_schedule WHERE NOT sent"
+                ),
+                30,
+                "the burst drained",
+            )
+        # the drain counted what was due (a full claim); the loop then went to sleep
+        assert service.loops[0].published == 400
+        await wait_until(lambda: due() == 0, 5, "the due gauge back at 0")
+    finally:
+        service.stop()
+        assert await asyncio.wait_for(task, 10) == 0

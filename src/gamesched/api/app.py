@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,9 +49,15 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.engine = engine
         app.state.sessionmaker = orm.sessionmaker(engine, expire_on_commit=False)
+        pool = interactions.worker_pool()
+        app.state.interaction_pool = pool
         try:
             yield
         finally:
+            # the commands' work still in hand (deferred answers) finishes and is sent first; in
+            # a thread, not to stall the loop (`gamesched run` shares it with the scheduler and
+            # the bot); the exit deadline bounds a worker stuck in a database call
+            await asyncio.to_thread(pool.shutdown, wait=True)
             engine.dispose()
 
     app = FastAPI(

@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from concurrent import futures
@@ -53,9 +52,7 @@ EPHEMERAL = 64
 #: (Discord gives up after 3 s; the rest is room for the network). ``app.state.answer_budget``
 #: overrides it (0: always defer).
 ANSWER_BUDGET_SECONDS = 2.0
-_WORKERS = 8
-_executor_lock = threading.Lock()
-_pool: futures.ThreadPoolExecutor | None = None
+WORKERS = 8
 
 #: How far X-Signature-Timestamp may be from our clock, either way: Discord signs a request as
 #: it sends it, so this is room for clock skew, and none for a replay a day later.
@@ -258,21 +255,30 @@ def _permissions(payload: dict[str, Any]) -> int:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else 0
 
 
+#: Discord's thread channel types (announcement, public and private thread).
+THREAD_TYPES = (10, 11, 12)
+
+
 def _channel_id(payload: dict[str, Any]) -> str | None:
+    """The channel the interaction acts for. In a thread, ``channel_id`` is the thread's; the
+    partial ``channel`` Discord sends along names its parent, which is the channel a game is
+    registered in and announced to."""
     channel = payload.get("channel")
-    return snowflake(payload.get("channel_id")) or snowflake(
-        channel.get("id") if isinstance(channel, dict) else None
-    )
+    if not isinstance(channel, dict):
+        channel = {}
+    kind = channel.get("type")
+    if isinstance(kind, int) and kind in THREAD_TYPES:
+        parent = snowflake(channel.get("parent_id"))
+        if parent is not None:
+            return parent
+    return snowflake(payload.get("channel_id")) or snowflake(channel.get("id"))
 
 
-def _executor() -> futures.ThreadPoolExecutor:
-    """One pool for the process (created on first use): its idle threads cost nothing, and a
-    deferred answer's work must outlive the request that started it."""
-    global _pool
-    with _executor_lock:
-        if _pool is None:
-            _pool = futures.ThreadPoolExecutor(_WORKERS, thread_name_prefix="interaction")
-        return _pool
+def worker_pool() -> futures.ThreadPoolExecutor:
+    """The workers of the commands, one pool per app (``app.state.interaction_pool``, made and
+    shut down by its lifespan): a deferred answer's work outlives the request that started it,
+    not the app. Its threads start on first use."""
+    return futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="interaction")
 
 
 def _command(request: Request, kind: int, payload: dict[str, Any]) -> JSONResponse:
@@ -291,7 +297,8 @@ def _command(request: Request, kind: int, payload: dict[str, Any]) -> JSONRespon
         now=datetime.now(UTC),
         factory=request.app.state.sessionmaker,
     )
-    work = _executor().submit(commands.handle, kind, ctx)
+    pool: futures.ThreadPoolExecutor = request.app.state.interaction_pool
+    work = pool.submit(commands.handle, kind, ctx)
     budget = float(getattr(request.app.state, "answer_budget", ANSWER_BUDGET_SECONDS))
     if budget > 0:
         try:

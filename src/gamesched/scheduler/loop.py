@@ -247,6 +247,10 @@ class KindLoop:
                 conn, self.kind.table, exclude=list(self._in_flight)
             )
             nxt = self._decide(asked=True, due_in=due_in)
+            if due_in is None or due_in > 0:
+                # nothing due but what this process's batches are finishing: the loop goes to
+                # sleep, and the gauge (last counted mid-drain) says so, at no cost of a query
+                self.metrics.due.labels(self.kind.name).set(0)
         if nxt.step is Step.ISOLATE:
             await self._isolation_turn(conn)
             nxt = GO_ON

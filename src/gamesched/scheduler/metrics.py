@@ -68,7 +68,8 @@ class SchedulerMetrics:
         )
         self.due = Gauge(
             "gamesched_scheduler_due_rows",
-            "Rows due now and not yet done",
+            "Rows due now and not yet done: counted while a backlog drains and while due rows "
+            "are locked elsewhere, 0 once the loop sleeps with nothing due",
             ["kind"],
             registry=self.registry,
         )
