@@ -11,11 +11,58 @@ API without a Discord token (and every CLI command) should not pay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from gamesched import errors
 
+if TYPE_CHECKING:
+    from hikari.api import RESTClient
+
 #: One bounded attempt: no retries, no waiting out a rate limit longer than this.
 TIMEOUT_SECONDS = 10.0
+
+
+@contextlib.asynccontextmanager
+async def one_shot(
+    api_base: str, token: str | None, *, timeout: float, max_retries: int = 0
+) -> AsyncIterator[RESTClient]:
+    """A hikari REST client for one bounded exchange, started and closed around it: everything
+    inside (start, the calls, close) must be done within ``timeout`` seconds, and no rate limit
+    longer than that is waited out. ``token`` None: a client without authorisation (interaction
+    webhooks are authorised by their own token). Failures are :func:`rest_failures`."""
+    import hikari
+    from hikari.impl import config
+
+    app = hikari.RESTApp(
+        url=api_base,
+        max_retries=max_retries,
+        max_rate_limit=timeout,
+        http_settings=config.HTTPSettings(timeouts=config.HTTPTimeoutSettings(total=timeout)),
+    )
+    async with asyncio.timeout(timeout):
+        await app.start()
+        try:
+            if token is None:
+                async with app.acquire(None) as rest:
+                    yield rest
+            else:
+                async with app.acquire(token, hikari.TokenType.BOT) as rest:
+                    yield rest
+        finally:
+            await app.close()
+
+
+def rest_failures() -> tuple[type[BaseException], ...]:
+    """What a :func:`one_shot` exchange fails with: hikari's HTTP failures (it wraps connection
+    errors and timeouts into HTTPError) and entities it cannot read, the client's own and
+    network errors, the deadline, and KeyError/ValueError for a 2xx answer without the fields
+    expected."""
+    import aiohttp
+    import hikari
+
+    return (hikari.HikariError, aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError)
 
 
 class DiscordUnavailable(errors.GameschedError):
@@ -32,37 +79,14 @@ async def channel_guild_id(
     fails (5xx), refuses the bot token, rate-limits us, answers something we cannot read, or
     does not answer within ``timeout`` seconds.
     """
-    import aiohttp
     import hikari
-    from hikari.impl import config
 
-    app = hikari.RESTApp(
-        url=api_base,
-        max_retries=0,
-        max_rate_limit=timeout,
-        http_settings=config.HTTPSettings(timeouts=config.HTTPTimeoutSettings(total=timeout)),
-    )
     try:
-        async with asyncio.timeout(timeout):
-            await app.start()
-            try:
-                async with app.acquire(token, hikari.TokenType.BOT) as rest:
-                    channel = await rest.fetch_channel(hikari.Snowflake(int(channel_id)))
-            finally:
-                await app.close()
+        async with one_shot(api_base, token, timeout=timeout) as rest:
+            channel = await rest.fetch_channel(hikari.Snowflake(int(channel_id)))
     except (hikari.NotFoundError, hikari.ForbiddenError):
         return None
-    except (
-        hikari.HikariError,
-        aiohttp.ClientError,
-        OSError,
-        TimeoutError,
-        KeyError,
-        ValueError,
-    ) as exc:
-        # HikariError: HTTP failures (hikari wraps connection errors and timeouts into
-        # HTTPError) and entities it cannot read; KeyError/ValueError: a 2xx answer without the
-        # fields of a channel.
+    except rest_failures() as exc:
         raise DiscordUnavailable(
             f"could not ask Discord about channel {channel_id} ({type(exc).__name__})"
         ) from exc

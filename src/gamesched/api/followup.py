@@ -5,16 +5,15 @@ deferred response) and, once the work is done, replaces it with the real answer 
 ``PATCH {DISCORD_API_BASE}/webhooks/{application_id}/{token}/messages/@original``. That route is
 authorised by the interaction token itself (valid 15 minutes), so no bot token is needed.
 
-hikari is imported inside the function, as in :mod:`gamesched.discord_rest`: an API that never
+hikari is imported inside the function (see :mod:`gamesched.discord_rest`): an API that never
 defers does not pay its import time.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from gamesched import errors
+from gamesched import discord_rest, errors
 
 TIMEOUT_SECONDS = 10.0
 #: Discord's button styles by name (the only components our answers carry).
@@ -31,54 +30,34 @@ async def edit_original(
 ) -> None:
     """Replace the original response's content and buttons with ``data`` (an interaction
     message: ``content`` and action rows of buttons). Raises GameschedError on failure."""
-    import aiohttp
     import hikari
-    from hikari.impl import config
 
-    app = hikari.RESTApp(
-        url=api_base,
-        max_retries=1,
-        max_rate_limit=timeout,
-        http_settings=config.HTTPSettings(timeouts=config.HTTPTimeoutSettings(total=timeout)),
-    )
     try:
-        async with asyncio.timeout(timeout):
-            await app.start()
-            try:
-                async with app.acquire(None) as rest:
-                    rows = []
-                    for action_row in data.get("components") or []:
-                        row = rest.build_message_action_row()
-                        for button in action_row.get("components") or []:
-                            row.add_interactive_button(
-                                getattr(
-                                    hikari.ButtonStyle,
-                                    _STYLES.get(button.get("style"), "SECONDARY"),
-                                ),
-                                str(button["custom_id"]),
-                                label=str(button.get("label", "")),
-                                is_disabled=bool(button.get("disabled", False)),
-                            )
-                        rows.append(row)
-                    await rest.edit_interaction_response(
-                        hikari.Snowflake(int(application_id)),
-                        token,
-                        str(data.get("content", "")),
-                        components=rows,
-                        user_mentions=False,
-                        role_mentions=False,
-                        mentions_everyone=False,
+        async with discord_rest.one_shot(api_base, None, timeout=timeout, max_retries=1) as rest:
+            rows = []
+            for action_row in data.get("components") or []:
+                row = rest.build_message_action_row()
+                for button in action_row.get("components") or []:
+                    row.add_interactive_button(
+                        getattr(
+                            hikari.ButtonStyle,
+                            _STYLES.get(button.get("style"), "SECONDARY"),
+                        ),
+                        str(button["custom_id"]),
+                        label=str(button.get("label", "")),
+                        is_disabled=bool(button.get("disabled", False)),
                     )
-            finally:
-                await app.close()
-    except (
-        hikari.HikariError,
-        aiohttp.ClientError,
-        OSError,
-        TimeoutError,
-        KeyError,
-        ValueError,
-    ) as exc:
+                rows.append(row)
+            await rest.edit_interaction_response(
+                hikari.Snowflake(int(application_id)),
+                token,
+                str(data.get("content", "")),
+                components=rows,
+                user_mentions=False,
+                role_mentions=False,
+                mentions_everyone=False,
+            )
+    except discord_rest.rest_failures() as exc:
         raise errors.GameschedError(
             f"could not edit the interaction's response ({type(exc).__name__})"
         ) from exc
