@@ -30,6 +30,7 @@ from benchmarks import _db
 from gamesched.events import schemas, transports
 from gamesched.events.schemas import Outgoing
 from gamesched.settings import Settings
+from gamesched.testing import broker
 from gamesched.testing.fake_discord import FakeDiscord
 
 USERS = ("100", "101", "102", "103")  # host and three players of every game
@@ -214,6 +215,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         proc.terminate()
         await proc.wait()
         await fake.stop()
+        if args.transport == "rabbitmq":  # its quorum queues would hold broker file handles
+            await broker.delete_namespace(args.rabbitmq_url, settings.gamesched_exchange)
         _db.drop(url, name)
 
 

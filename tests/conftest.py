@@ -18,7 +18,6 @@ point the tests elsewhere than the local defaults.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from gamesched.db import engine as db_engine
 from gamesched.db import migrate
 from gamesched.settings import Settings
+from gamesched.testing import broker
 
 # The machine running the suite is shared with PostgreSQL, RabbitMQ and daemons under test:
 # timing-based Hypothesis checks would flake there, and they test nothing of ours.
@@ -76,24 +76,7 @@ def exchange_name() -> Iterator[str]:
 
 
 async def delete_broker_objects(exchange: str) -> None:
-    import aio_pika
-
-    try:
-        conn = await aio_pika.connect(RABBITMQ_URL, timeout=5)
-    except Exception:  # broker down at teardown: nothing we can clean
-        return
-    from gamesched.events import topology, transport
-
-    async with conn:
-        # every queue named from the exchange, retry queues included: leftover quorum queues
-        # hold file handles, and a broker out of them stops accepting connections
-        for queue in topology.Names(exchange).queues(len(transport.RETRY_DELAYS)):
-            ch = await conn.channel()
-            with contextlib.suppress(Exception):
-                await ch.queue_delete(queue)
-        ch = await conn.channel()
-        with contextlib.suppress(Exception):
-            await ch.exchange_delete(exchange)
+    await broker.delete_namespace(RABBITMQ_URL, exchange)
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, orm, text
 
-from gamesched.events import schemas, topology, transports
+from gamesched.events import schemas, transports
 from gamesched.events.schemas import Outgoing
-from gamesched.events.transport import RETRY_DELAYS
 from gamesched.settings import Settings
 from gamesched.testing.fake_discord import FakeDiscord
 from tests.bot._helpers import change, message_id_of, reminder_message, seed, seed_channel
-from tests.conftest import RABBITMQ_URL
+from tests.conftest import delete_broker_objects
 from tests.scheduler._helpers import aconnect, wait_until
 
 TRANSPORTS = ["postgres", "rabbitmq"]
@@ -37,23 +36,7 @@ async def settings(
         update={"gamesched_transport": request.param, "gamesched_exchange": exchange}
     )
     if request.param == "rabbitmq":
-        await delete_namespace(exchange)
-
-
-async def delete_namespace(exchange: str) -> None:
-    """Every queue the bot declared (retry queues too) and the exchange: quorum queues left
-    behind by each test weigh on the shared broker."""
-    import aio_pika
-
-    with contextlib.suppress(Exception):
-        async with await aio_pika.connect(RABBITMQ_URL, timeout=5) as conn:
-            for queue in topology.Names(exchange).queues(len(RETRY_DELAYS)):
-                channel = await conn.channel()
-                with contextlib.suppress(Exception):
-                    await channel.queue_delete(queue)
-            channel = await conn.channel()
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(exchange)
+        await delete_broker_objects(exchange)
 
 
 @pytest.fixture
