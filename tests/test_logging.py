@@ -16,8 +16,8 @@ import pytest
 from gamesched import logsetup
 from gamesched.db import engine as db_engine
 from gamesched.settings import Settings
-from tests.bot.test_processes import delete_namespace, env_for, start
-from tests.conftest import SERVER_URL, make_settings
+from tests.bot.test_processes import env_for, start
+from tests.conftest import SERVER_URL, delete_broker_objects, make_settings
 from tests.e2e.test_flow import CHANNEL, Server, admin_token
 from tests.scheduler._helpers import free_port
 
@@ -109,7 +109,7 @@ async def settings(run_id: str) -> AsyncIterator[Settings]:
     exchange = f"gamesched.test.{run_id}.{uuid.uuid4().hex[:6]}"
     yield make_settings(name, gamesched_transport="postgres", gamesched_exchange=exchange)
     db_engine.drop_database(SERVER_URL, name)
-    await delete_namespace(exchange)
+    await delete_broker_objects(exchange)
 
 
 async def test_run_logs_json_lines_with_the_game_id(settings: Settings) -> None:

@@ -26,8 +26,8 @@ from gamesched.db import engine as db_engine
 from gamesched.events import schemas
 from gamesched.settings import Settings
 from gamesched.testing.fake_discord import FakeDiscord
-from tests.bot.test_processes import Proc, delete_namespace, env_for, start
-from tests.conftest import SERVER_URL, make_settings
+from tests.bot.test_processes import Proc, env_for, start
+from tests.conftest import SERVER_URL, delete_broker_objects, make_settings
 from tests.scheduler._helpers import free_port, wait_until
 
 GUILD, CHANNEL, HOST, PLAYER = "100000000000000001", "200000000000000001", "301", "302"
@@ -48,7 +48,7 @@ async def settings(request: pytest.FixtureRequest, run_id: str) -> AsyncIterator
         discord_public_key=KEY.verify_key.encode().hex(),
     )
     db_engine.drop_database(SERVER_URL, name)
-    await delete_namespace(exchange)
+    await delete_broker_objects(exchange)
 
 
 def env(settings: Settings, fake: FakeDiscord | None, api_port: int) -> dict[str, str]:
