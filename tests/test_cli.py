@@ -94,10 +94,12 @@ def test_run_serves_api_and_scheduler_and_stops_on_sigterm(run_id: str):
 
     import httpx
 
-    from tests.scheduler._helpers import free_port
+    from tests.scheduler._helpers import free_ports_for_run
 
     name = f"gst_run_{uuid.uuid4().hex[:8]}"
-    api_port, metrics_port = free_port(), free_port()
+    # the scheduler's metrics on metrics_port, the bot's on the next one: both must be free
+    # (two free_port() calls once gave an API port just above the metrics port)
+    api_port, metrics_port = free_ports_for_run()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(name),
@@ -614,8 +616,12 @@ def test_a_malformed_discord_public_key_is_one_line() -> None:
 def test_a_busy_api_or_metrics_port_is_one_line(fresh_settings: Settings) -> None:
     import socket
 
+    from tests.scheduler._helpers import free_ports_for_run
+
+    # a busy port with a free one just below it (the run's scheduler takes that one below)
+    _, below = free_ports_for_run()
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
+        busy.bind(("127.0.0.1", below + 1))
         busy.listen()
         port = busy.getsockname()[1]
         env = {

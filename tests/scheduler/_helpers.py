@@ -197,6 +197,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports_for_run() -> tuple[int, int]:
+    """``API_PORT`` and ``METRICS_PORT`` for ``gamesched run``, which serves the scheduler's
+    metrics on METRICS_PORT and the bot's on the next port: three distinct free ports."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second, socket.socket() as api:
+            first.bind(("127.0.0.1", 0))
+            metrics = int(first.getsockname()[1])
+            try:
+                second.bind(("127.0.0.1", metrics + 1))
+            except OSError:
+                continue
+            api.bind(("127.0.0.1", 0))  # while both are held, so it is neither
+            return int(api.getsockname()[1]), metrics
+    raise RuntimeError("no two adjacent free ports")
+
+
 class DaemonProcess:
     """``gamesched scheduler`` as a real process, for kill and signal tests."""
 
