@@ -413,6 +413,19 @@ _ENV = {
 }
 
 
+#: What ``run`` and the top-level help list: every group but the logs (every list ends with those).
+_EVERY_ENV = (
+    "database",
+    "transport",
+    "discord",
+    "interactions",
+    "api",
+    "scheduler",
+    "retention",
+    "metrics",
+)
+
+
 def _epilog(*groups: str) -> str:
     lines = [_ENV[g] for g in (*groups, "logs")]
     return "environment variables it reads:\n" + "\n".join(lines)
@@ -465,16 +478,7 @@ def _add_run(sub: Any) -> None:
         "scheduler and the Discord bot in one process until Ctrl-C or SIGTERM, which stops all "
         "three cleanly (exit 0). The scheduler's metrics are on METRICS_PORT (default 9101), "
         "the bot's on the next port (9102).",
-        env=(
-            "database",
-            "transport",
-            "discord",
-            "interactions",
-            "api",
-            "scheduler",
-            "retention",
-            "metrics",
-        ),
+        env=_EVERY_ENV,
     )
 
 
@@ -680,16 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
             "`gamesched run`, then `gamesched demo` in another terminal.",
             92,
         ),
-        epilog=_epilog(
-            "database",
-            "transport",
-            "discord",
-            "interactions",
-            "api",
-            "scheduler",
-            "retention",
-            "metrics",
-        ),
+        epilog=_epilog(*_EVERY_ENV),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gamesched {version()}")
